@@ -1,0 +1,114 @@
+# ekprobe: hypervisor-assisted early kernel probing.
+# `make` builds build/ekprobe-host. `make demo` and `make test` install what they need first.
+
+CC      ?= cc
+CLANG   ?= clang
+PKGS    := libelf capstone jansson expat
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Everything but the daemon's main() goes into one static library that tests link against.
+LIB_SRCS  := $(sort $(wildcard lib/*.c proto/*.c arch/*.c arch/x86_64/*.c host/*.c))
+LIB_SRCS  := $(filter-out host/main.c,$(LIB_SRCS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+B := build
+OBJS      := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+ASAN_OBJS := $(LIB_SRCS:%.c=$(B)/asan/%.o)
+UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+ASAN_UNITS:= $(UNIT_SRCS:tests/unit/%.c=$(B)/asan-tests/%)
+FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+
+.PHONY: all deps test unit unit-asan fuzz-smoke fuzz integration demo bench kernel print-kernel clean
+.DELETE_ON_ERROR:
+
+all: $(B)/ekprobe-host
+
+deps:
+	@scripts/deps.sh build
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+$(B)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -MMD -MP -c -o $@ $<
+
+$(B)/libekprobe.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libekprobe-asan.a: $(ASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/ekprobe-host: $(B)/obj/host/main.o $(B)/libekprobe.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+$(B)/tests/%: tests/unit/%.c $(B)/libekprobe.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(B)/libekprobe.a $(LDLIBS) -lcmocka
+
+$(B)/asan-tests/%: tests/unit/%.c $(B)/libekprobe-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -o $@ $< $(B)/libekprobe-asan.a $(LDLIBS) -lcmocka
+
+# Fuzz targets: libFuzzer with ASan+UBSan (clang). The library is compiled into each target.
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Wall -Wextra -Werror -Wno-unused-parameter -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+unit: $(UNITS)
+	@tests/run-units.sh $(UNITS)
+
+unit-asan: $(ASAN_UNITS)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run-units.sh $(ASAN_UNITS)
+
+# A short run of every fuzz target on its seed corpus, as part of make test.
+fuzz-smoke: $(FUZZERS)
+	@tests/run-fuzz.sh smoke $(FUZZERS)
+
+# Longer fuzzing (FUZZ_SECONDS per target, default 120).
+fuzz: $(FUZZERS)
+	@tests/run-fuzz.sh long $(FUZZERS)
+
+kernel:
+	@scripts/kernel.sh build
+
+print-kernel:
+	@scripts/kernel.sh print
+
+integration: all
+	@tests/integration/run.sh
+
+test:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory fuzz-smoke
+	@scripts/kernel.sh build
+	@$(MAKE) --no-print-directory integration
+
+demo:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory all
+	@scripts/kernel.sh build
+	@scripts/demo.sh
+
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@scripts/kernel.sh build
+	@scripts/bench.sh
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

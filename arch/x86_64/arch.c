@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The x86_64 ops table. */
+#include <errno.h>
+#include <stdbool.h>
+
+#include "ekprobe/arch.h"
+#include "arch/x86_64/x86_64.h"
+
+/* SysV AMD64 ABI integer argument registers. */
+static const int x86_64_arg_regs[] = { X86_64_DI, X86_64_SI, X86_64_DX, X86_64_CX, X86_64_R8,
+				       X86_64_R9 };
+
+#define KERNEL_MAP_BASE 0xffffffff80000000ull /* __START_KERNEL_map */
+#define KERNEL_MAP_SIZE 0x40000000ull         /* KERNEL_IMAGE_SIZE: 1 GiB */
+
+static int x86_64_return_addr_location(bool *in_reg)
+{
+	*in_reg = false; /* CALL pushed it: [rsp] at the first instruction */
+	return 0;
+}
+
+/*
+ * startup_64 and the code it calls run at their physical address, identity mapped, until
+ * secondary_startup_64 jumps to the kernel mapping. Without KASLR the physical address is
+ * the virtual one minus __START_KERNEL_map (phys_base 0).
+ */
+static bool x86_64_early_alias(uint64_t vaddr, uint64_t *alias)
+{
+	if (vaddr < KERNEL_MAP_BASE || vaddr >= KERNEL_MAP_BASE + KERNEL_MAP_SIZE)
+		return false;
+	*alias = vaddr - KERNEL_MAP_BASE;
+	return true;
+}
+
+static bool x86_64_in_kernel_mode(const struct ekp_regs *regs)
+{
+	if (!(regs->valid & (1ull << X86_64_CS)))
+		return true;
+	/* Real and protected mode before long mode also count: CPL is CS's low bits in all. */
+	return (regs->val[X86_64_CS] & 3) == 0;
+}
+
+const struct ekp_arch ekp_arch_x86_64 = {
+	.name = "x86_64",
+	.ptr_size = 8,
+	.nr_regs = X86_64_NR_REGS,
+	.reg_lookup = x86_64_reg_lookup,
+	.reg_name = x86_64_reg_name,
+	.gdb_reg_name = x86_64_gdb_reg_name,
+	.pc_reg = X86_64_IP,
+	.sp_reg = X86_64_SP,
+	.retval_reg = X86_64_AX,
+	.arg_regs = x86_64_arg_regs,
+	.nr_arg_regs = 6,
+	.stack_arg_first_slot = 1, /* [rsp] is the return address */
+	.insn_len = x86_64_insn_len,
+	.return_addr_location = x86_64_return_addr_location,
+	.early_alias = x86_64_early_alias,
+	.in_kernel_mode = x86_64_in_kernel_mode,
+};

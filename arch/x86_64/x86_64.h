@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef EKPROBE_ARCH_X86_64_H
+#define EKPROBE_ARCH_X86_64_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Register ids of the x86_64 ops table: kprobe_events (pt_regs) names first. */
+enum x86_64_reg {
+	X86_64_AX, X86_64_BX, X86_64_CX, X86_64_DX, X86_64_SI, X86_64_DI, X86_64_BP, X86_64_SP,
+	X86_64_R8, X86_64_R9, X86_64_R10, X86_64_R11, X86_64_R12, X86_64_R13, X86_64_R14,
+	X86_64_R15, X86_64_IP, X86_64_FLAGS, X86_64_CS, X86_64_SS, X86_64_ORIG_AX,
+	/* Not nameable in kprobe_events; read for the engine's own needs (current task). */
+	X86_64_FS_BASE, X86_64_GS_BASE, X86_64_CR3,
+	X86_64_NR_REGS,
+	X86_64_NR_PUBLIC_REGS = X86_64_ORIG_AX + 1,
+};
+
+int x86_64_reg_lookup(const char *name);
+const char *x86_64_reg_name(int id);
+const char *x86_64_gdb_reg_name(int id);
+int x86_64_insn_len(const uint8_t *code, size_t len, uint64_t addr);
+
+#endif

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The single error path: a per-thread "why" next to the negative errno. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ekprobe/err.h"
+
+static __thread char err_msg[1024];
+
+int ekp_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	va_end(ap);
+	return err > 0 ? -err : err;
+}
+
+int ekp_err_prefix(int err, const char *fmt, ...)
+{
+	char prefix[512], old[sizeof(err_msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, err_msg, sizeof(old));
+	if (!old[0])
+		snprintf(old, sizeof(old), "%s", strerror(err < 0 ? -err : err));
+	snprintf(err_msg, sizeof(err_msg), "%s%s", prefix, old);
+	return err;
+}
+
+const char *ekp_errmsg(void)
+{
+	return err_msg;
+}
+
+void ekp_err_clear(void)
+{
+	err_msg[0] = '\0';
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Build (or reuse) the embedded default guest: a small x86_64 Linux 6.1 from Debian's
+# linux-source-6.1, with the config fragment and patches under guest/linux-6.1, and a busybox
+# initramfs whose /init is guest/init.sh.
+#
+# The result is cached outside the clone, keyed by everything that goes into it (source
+# package version, fragment, patches, this script, /init), so a second run reuses it.
+#   scripts/kernel.sh build   build if needed, print progress on stderr
+#   scripts/kernel.sh print   print BZIMAGE=, VMLINUX=, INITRD= (building first if needed)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache_root=${EKPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ekprobe}
+guest=$here/guest/linux-6.1
+
+"$here/scripts/deps.sh" kernel
+
+src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+key=$( {
+	echo "linux-source-6.1 $src_version"
+	cat "$guest/ekprobe.config" "$here/scripts/kernel.sh" "$here/guest/init.sh"
+	for p in "$guest"/patches/*.patch; do [ -e "$p" ] && { echo "$p"; cat "$p"; }; done
+	for f in "$here"/include/ekprobe/abi.h; do [ -e "$f" ] && cat "$f"; done
+	true
+} | sha256sum | cut -c1-16)
+out=$cache_root/kernel-$key
+
+build() {
+	[ -f "$out/done" ] && return 0
+	local work=$cache_root/work-$key
+	rm -rf "$work"; mkdir -p "$work"
+	echo "ekprobe: building guest kernel (linux-source-6.1 $src_version, key $key) in $work" >&2
+	echo "ekprobe: unpacking sources..." >&2
+	tar -C "$work" -xf /usr/src/linux-source-6.1.tar.xz
+	local ksrc=$work/linux-source-6.1
+	for p in "$guest"/patches/*.patch; do
+		[ -e "$p" ] || continue
+		echo "ekprobe: applying $(basename "$p")" >&2
+		patch -d "$ksrc" -p1 --forward --batch < "$p" >&2
+	done
+	# The host/guest ABI header is shared, byte for byte, with the kernel tree.
+	if [ -d "$ksrc/include/ekprobe" ] || [ -f "$here/include/ekprobe/abi.h" ] && grep -q EKPROBE_GUEST "$ksrc/init/Kconfig" 2>/dev/null; then
+		mkdir -p "$ksrc/include/ekprobe"
+		cp "$here/include/ekprobe/abi.h" "$ksrc/include/ekprobe/abi.h"
+	fi
+	echo "ekprobe: configuring (tinyconfig + guest/linux-6.1/ekprobe.config)..." >&2
+	make -C "$ksrc" -s tinyconfig >&2
+	"$ksrc/scripts/kconfig/merge_config.sh" -m -O "$ksrc" "$ksrc/.config" "$guest/ekprobe.config" >/dev/null
+	make -C "$ksrc" -s olddefconfig >&2
+	# Verify the fragment took: a dependency we did not satisfy silently drops an option.
+	local missing=0
+	while IFS= read -r line; do
+		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
+		grep -qx "$line" "$ksrc/.config" || { echo "ekprobe: config option not applied: $line" >&2; missing=1; }
+	done < "$guest/ekprobe.config"
+	[ $missing -eq 0 ] || { echo "ekprobe: kernel config fragment did not apply" >&2; exit 1; }
+	echo "ekprobe: compiling bzImage with $(nproc) jobs (several minutes)..." >&2
+	local t0=$SECONDS
+	make -C "$ksrc" -s -j"$(( $(nproc) + 1 ))" bzImage >&2
+	echo "ekprobe: kernel built in $((SECONDS - t0)) s" >&2
+
+	echo "ekprobe: building initramfs..." >&2
+	local ir=$work/initramfs
+	mkdir -p "$ir"/{bin,proc,sys,dev,tmp}
+	cp /bin/busybox "$ir/bin/busybox"
+	for a in sh mount echo cat grep dmesg reboot; do ln -sf busybox "$ir/bin/$a"; done
+	cp "$here/guest/init.sh" "$ir/init"
+	chmod +x "$ir/init"
+	(cd "$ir" && find . | cpio -o -H newc --quiet | gzip -9) > "$work/initrd.cpio.gz"
+
+	local stage=$out.tmp
+	rm -rf "$stage"; mkdir -p "$stage"
+	cp "$ksrc/arch/x86/boot/bzImage" "$ksrc/vmlinux" "$ksrc/System.map" "$ksrc/.config" "$stage/"
+	cp "$work/initrd.cpio.gz" "$stage/"
+	[ -f "$ksrc/include/ekprobe/abi.h" ] && cp "$ksrc/include/ekprobe/abi.h" "$stage/abi.h"
+	echo "$src_version $key" > "$stage/done"
+	rm -rf "$out"; mv "$stage" "$out"
+	# Keep the source tree for the next incremental look, but only the newest one.
+	find "$cache_root" -maxdepth 1 -name 'work-*' ! -name "work-$key" -exec rm -rf {} + 2>/dev/null || true
+	rm -rf "$ksrc"/.tmp_* 2>/dev/null || true
+	echo "ekprobe: guest cached at $out" >&2
+}
+
+case "${1:-print}" in
+build) build ;;
+print)
+	build
+	echo "BZIMAGE=$out/bzImage"
+	echo "VMLINUX=$out/vmlinux"
+	echo "INITRD=$out/initrd.cpio.gz"
+	;;
+dir) build; echo "$out" ;;
+*) echo "usage: scripts/kernel.sh build|print|dir" >&2; exit 2 ;;
+esac
