@@ -32,6 +32,19 @@ static bool x86_64_early_alias(uint64_t vaddr, uint64_t *alias)
 	return true;
 }
 
+static int x86_64_percpu_base(const struct ekp_regs *regs, uint64_t *base)
+{
+	if (!(regs->valid & (1ull << X86_64_GS_BASE)) || !regs->val[X86_64_GS_BASE])
+		return -ENODATA;
+	*base = regs->val[X86_64_GS_BASE];
+	return 0;
+}
+
+static bool x86_64_is_kernel_addr(uint64_t addr)
+{
+	return addr >= 0xffff800000000000ull;
+}
+
 static bool x86_64_in_kernel_mode(const struct ekp_regs *regs)
 {
 	if (!(regs->valid & (1ull << X86_64_CS)))
@@ -56,5 +69,7 @@ const struct ekp_arch ekp_arch_x86_64 = {
 	.insn_len = x86_64_insn_len,
 	.return_addr_location = x86_64_return_addr_location,
 	.early_alias = x86_64_early_alias,
+	.percpu_base = x86_64_percpu_base,
+	.is_kernel_addr = x86_64_is_kernel_addr,
 	.in_kernel_mode = x86_64_in_kernel_mode,
 };

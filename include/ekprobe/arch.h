@@ -52,6 +52,13 @@ struct ekp_arch {
 	 * *alias for a kernel virtual text address that may also execute at an alias.
 	 */
 	bool (*early_alias)(uint64_t vaddr, uint64_t *alias);
+	/*
+	 * The per-CPU base the kernel uses to find `current` (x86_64: GS base): 0 and *base, or
+	 * -ENODATA when it is not set up yet (very early boot).
+	 */
+	int (*percpu_base)(const struct ekp_regs *regs, uint64_t *base);
+	/* True for an address in the kernel half of the address space. */
+	bool (*is_kernel_addr)(uint64_t addr);
 	/* True if the captured registers say the CPU runs kernel code (not user mode). */
 	bool (*in_kernel_mode)(const struct ekp_regs *regs);
 };

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Starting QEMU for a probed boot: the user's command line plus -S (hold the guest before
+ * its first instruction), a gdbstub and QMP on Unix sockets in a private 0700 directory.
+ */
+#ifndef EKPROBE_HOST_LAUNCH_H
+#define EKPROBE_HOST_LAUNCH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct ekp_qemu {
+	pid_t pid;
+	int pidfd;          /* readable when QEMU exits */
+	bool own_pgrp;      /* QEMU runs in a process group of its own */
+	char dir[64];
+	char gdb_path[128];
+	char qmp_path[128];
+};
+
+/* Start argv[0] with argv and the added options; waits until both sockets exist. On failure
+ * nothing is left running and -errno is returned with the reason recorded. */
+int ekp_qemu_launch(char *const *argv, int timeout_ms, struct ekp_qemu *q);
+/* Wait for QEMU to exit: returns its exit status (128+signal if killed). */
+int ekp_qemu_wait(struct ekp_qemu *q, int timeout_ms);
+/* SIGTERM, then SIGKILL if it does not go within timeout_ms. */
+void ekp_qemu_terminate(struct ekp_qemu *q, int timeout_ms);
+/* Remove the sockets and the private directory. */
+void ekp_qemu_cleanup(struct ekp_qemu *q);
+
+#endif

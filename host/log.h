@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Messages to the user on stderr, always prefixed "ekprobe-host: " (host/ only; never proto/). */
+#ifndef EKPROBE_HOST_LOG_H
+#define EKPROBE_HOST_LOG_H
+
+extern int ekp_verbose;
+
+void ekp_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ekp_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* with -v */
+void ekp_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ekp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ekprobe/err.h"
+#include "host/engine_trap.h"
+#include "host/launch.h"
+#include "host/log.h"
+#include "host/session.h"
+#include "host/task.h"
+#include "proto/qmp.h"
+#include "proto/rsp.h"
+
+struct session {
+	const struct ekp_session_config *cfg;
+	struct ekp_qemu qemu;
+	bool launched;
+	struct rsp_client *rsp;
+	struct qmp_client *qmp;
+	struct ekp_target target;
+	bool have_target;
+	struct ekp_trap_engine *engine;
+	struct ekp_task_layout tasks;
+	struct ekp_probe **probes;
+	unsigned int nr_probes;
+	int sigfd;
+	bool interrupted;       /* a signal asked us to stop probing */
+	bool armed;
+	/* Clocks (host CLOCK_MONOTONIC ns). */
+	uint64_t t_start, t_end, stop_began, stopped_ns;
+	int emit_err;
+	char end[160];
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Guest run time at the current stop: wall time since the first instruction, less the time
+ * ekprobe held the guest stopped. */
+static uint64_t guest_now_ns(void *opaque)
+{
+	struct session *s = opaque;
+
+	return s->stop_began - s->t_start - s->stopped_ns;
+}
+
+static int emit_event(void *opaque, const struct ekp_event *ev)
+{
+	struct session *s = opaque;
+
+	return ekp_sink_event(s->cfg->sink, ev);
+}
+
+static int setup_signals(struct session *s)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return ekp_err(errno, "sigprocmask: %s", strerror(errno));
+	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->sigfd < 0)
+		return ekp_err(errno, "signalfd: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static int connect_qmp(struct session *s, const char *path, bool *prelaunch)
+{
+	json_t *ret = NULL, *status;
+	int err;
+
+	err = qmp_connect_unix(path, s->cfg->timeout_ms, &s->qmp);
+	if (err)
+		return ekp_err_prefix(err, "QMP %s: ", path);
+	err = qmp_execute(s->qmp, "query-status", NULL, &ret, s->cfg->timeout_ms);
+	if (err)
+		return ekp_err_prefix(err, "QMP query-status: ");
+	status = json_object_get(ret, "status");
+	*prelaunch = json_is_string(status) && !strcmp(json_string_value(status), "prelaunch");
+	json_decref(ret);
+	ret = NULL;
+	if (!qmp_execute(s->qmp, "query-kvm", NULL, &ret, s->cfg->timeout_ms) &&
+	    json_is_true(json_object_get(ret, "enabled")))
+		ekp_warn("the guest runs under KVM: breakpoints are written into guest memory "
+			 "there and need a valid mapping when inserted; this mode is untested "
+			 "(see docs/usage.md)");
+	json_decref(ret);
+	return 0;
+}
+
+static int connect_vm(struct session *s, const char *vm)
+{
+	char host[256];
+	const char *colon;
+	bool was_running = false;
+	int err;
+
+	if (!strncmp(vm, "unix:", 5)) {
+		err = rsp_connect_unix(vm + 5, s->cfg->timeout_ms, &s->rsp);
+	} else if (!strncmp(vm, "gdb:", 4) && (colon = strrchr(vm + 4, ':')) &&
+		   (size_t)(colon - (vm + 4)) < sizeof(host)) {
+		memcpy(host, vm + 4, (size_t)(colon - (vm + 4)));
+		host[colon - (vm + 4)] = '\0';
+		err = rsp_connect_tcp(host, colon + 1, s->cfg->timeout_ms, &s->rsp);
+	} else {
+		return ekp_err(EINVAL, "--vm %s: expected gdb:HOST:PORT or unix:PATH", vm);
+	}
+	if (err)
+		return ekp_err_prefix(err, "gdbstub %s: ", vm);
+	err = rsp_handshake(s->rsp, s->cfg->timeout_ms, &was_running);
+	if (err)
+		return ekp_err_prefix(err, "gdbstub %s: ", vm);
+	if (was_running)
+		ekp_info("attached to a running guest: probes fire from now on");
+	return 0;
+}
+
+static int start(struct session *s)
+{
+	bool prelaunch = false;
+	int err;
+
+	if (s->cfg->qemu_argv) {
+		err = ekp_qemu_launch(s->cfg->qemu_argv, 10000, &s->qemu);
+		if (err)
+			return err;
+		s->launched = true;
+		err = connect_qmp(s, s->qemu.qmp_path, &prelaunch);
+		if (err)
+			return err;
+		if (!prelaunch)
+			return ekp_err(EPROTO, "QEMU is not holding the guest before its first "
+				       "instruction (status is not prelaunch)");
+		char vm[160];
+
+		snprintf(vm, sizeof(vm), "unix:%s", s->qemu.gdb_path);
+		err = connect_vm(s, vm);
+	} else {
+		err = connect_vm(s, s->cfg->vm);
+		if (!err && s->cfg->qmp_path)
+			err = connect_qmp(s, s->cfg->qmp_path, &prelaunch);
+		if (!err && prelaunch)
+			ekp_info("the guest is held before its first instruction (-S)");
+	}
+	if (err)
+		return err;
+	err = ekp_target_init(&s->target, s->rsp, s->cfg->arch, s->cfg->timeout_ms);
+	if (err)
+		return err;
+	s->have_target = true;
+	if (ekp_arch_by_name(s->target.desc.arch) != s->cfg->arch)
+		return ekp_err(EINVAL, "the guest's architecture is '%s', the probes are for %s",
+			       s->target.desc.arch, s->cfg->arch->name);
+	return 0;
+}
+
+static int arm(struct session *s)
+{
+	struct ekp_trap_config tc = {
+		.arch = s->cfg->arch, .target = &s->target, .st = s->cfg->st, .tasks = &s->tasks,
+		.probes = s->probes, .nr_probes = s->nr_probes, .emit = emit_event, .opaque = s,
+		.now_ns = guest_now_ns,
+	};
+	int err;
+
+	ekp_task_layout_init(&s->tasks, s->cfg->st);
+	err = ekp_trap_engine_new(&tc, &s->engine);
+	if (err)
+		return ekp_err(-err, "creating the trap engine: %s", strerror(-err));
+	err = ekp_trap_arm(s->engine);
+	if (err)
+		return err;
+	s->armed = true;
+	ekp_info("armed %u probe%s (trap engine) before resuming the guest", s->nr_probes,
+		 s->nr_probes == 1 ? "" : "s");
+	return 0;
+}
+
+/* Remove every breakpoint and let the guest run on without us. The VM must be stopped. */
+static int detach(struct session *s)
+{
+	int err = 0, err2;
+
+	if (s->armed)
+		err = ekp_trap_disarm(s->engine);
+	s->armed = false;
+	err2 = rsp_detach(s->rsp, s->cfg->timeout_ms);
+	return err ? err : err2;
+}
+
+static int handle_signal(struct session *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (s->interrupted && s->launched) {
+			ekp_info("second signal: terminating QEMU");
+			ekp_qemu_terminate(&s->qemu, 3000);
+			continue;
+		}
+		if (!s->interrupted) {
+			ekp_info("signal %u: stopping the guest to remove the probes", si.ssi_signo);
+			s->interrupted = true;
+			if (rsp_interrupt(s->rsp))
+				return -EPIPE;
+		}
+	}
+	return 0;
+}
+
+/* Run the guest until it exits or we are asked to stop. */
+static int run(struct session *s)
+{
+	struct rsp_stop stop;
+	int err, ours;
+
+	s->t_start = mono_ns();
+	err = rsp_resume(s->rsp, "c");
+	if (err)
+		return ekp_err_prefix(err, "starting the guest: ");
+	for (;;) {
+		struct pollfd p[2] = { { rsp_fd(s->rsp), POLLIN, 0 }, { s->sigfd, POLLIN, 0 } };
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return ekp_err(errno, "poll: %s", strerror(errno));
+		}
+		if (p[1].revents & POLLIN) {
+			err = handle_signal(s);
+			if (err)
+				goto gone;
+		}
+		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		err = rsp_wait_stop(s->rsp, &stop, s->cfg->timeout_ms);
+		s->stop_began = mono_ns();
+		if (err == -EPIPE)
+			goto gone;
+		if (err)
+			return ekp_err_prefix(err, "waiting for the guest: ");
+		if (stop.kind == 'W' || stop.kind == 'X') {
+			snprintf(s->end, sizeof(s->end), "guest exited");
+			s->t_end = s->stop_began;
+			s->armed = false;
+			return 0;
+		}
+		ours = ekp_trap_handle_stop(s->engine, &stop);
+		if (ours < 0)
+			return ours;
+		ekp_sink_flush(s->cfg->sink);
+		if (s->interrupted) {
+			s->t_end = s->stop_began;
+			err = detach(s);
+			snprintf(s->end, sizeof(s->end), "detached on signal, guest resumed");
+			return err;
+		}
+		if (!ours)
+			ekp_debug("stop that is not a probe (signal %d): resuming", stop.signal);
+		err = ekp_trap_resume(s->engine, &stop);
+		s->stopped_ns += mono_ns() - s->stop_began;
+		if (err == -EPIPE)
+			goto gone;
+		if (err)
+			return err;
+	}
+gone:
+	/* QEMU closed the connection: it is exiting. */
+	s->t_end = mono_ns();
+	s->armed = false;
+	snprintf(s->end, sizeof(s->end), "guest exited");
+	return 0;
+}
+
+static int write_summary(struct session *s)
+{
+	struct ekp_probe_stats *stats = calloc(s->nr_probes + 1, sizeof(*stats));
+	struct ekp_summary sum = { .nr_probes = s->nr_probes, .stats = stats, .end = s->end };
+	int err;
+
+	if (!stats)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < s->nr_probes; i++) {
+		stats[i].probe = s->probes[i];
+		stats[i].engine = "trap";
+		stats[i].hits = s->engine ? ekp_trap_hits(s->engine, i) : 0;
+		stats[i].unmatched = s->engine ? ekp_trap_pending(s->engine, i) : 0;
+		sum.total_hits += stats[i].hits;
+	}
+	if (s->t_start && s->t_end >= s->t_start) {
+		sum.wall_ns = s->t_end - s->t_start;
+		sum.stopped_ns = s->stopped_ns;
+		sum.guest_ns = sum.wall_ns > sum.stopped_ns ? sum.wall_ns - sum.stopped_ns : 0;
+	}
+	err = ekp_sink_summary(s->cfg->sink, &sum);
+	free(stats);
+	return err;
+}
+
+/* Wait for QEMU to exit; a signal now terminates it. */
+static int wait_qemu(struct session *s)
+{
+	for (;;) {
+		struct pollfd p[2] = { { s->qemu.pidfd, POLLIN, 0 }, { s->sigfd, POLLIN, 0 } };
+		struct signalfd_siginfo si;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents & POLLIN)
+			break;
+		if ((p[1].revents & POLLIN) && read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+			ekp_info("signal %u: terminating QEMU", si.ssi_signo);
+			ekp_qemu_terminate(&s->qemu, 3000);
+		}
+	}
+	return ekp_qemu_wait(&s->qemu, -1);
+}
+
+static void teardown(struct session *s)
+{
+	if (s->engine)
+		ekp_trap_engine_free(s->engine);
+	if (s->have_target)
+		ekp_target_fini(&s->target);
+	if (s->rsp)
+		rsp_close(s->rsp);
+	if (s->qmp)
+		qmp_close(s->qmp);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	free(s->probes);
+}
+
+int ekp_session_run(const struct ekp_session_config *cfg)
+{
+	struct session s = { .cfg = cfg, .sigfd = -1 };
+	int err, status = 0;
+
+	s.nr_probes = ekp_probe_list_count(cfg->probes);
+	s.probes = calloc(s.nr_probes + 1, sizeof(*s.probes));
+	if (!s.probes)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < s.nr_probes; i++)
+		s.probes[i] = ekp_probe_list_get(cfg->probes, i);
+	err = setup_signals(&s);
+	err = err ? err : start(&s);
+	err = err ? err : arm(&s);
+	err = err ? err : run(&s);
+	if (err && s.rsp && s.armed) {
+		/* Leave no breakpoint behind even when something failed. */
+		char why[1024];
+
+		snprintf(why, sizeof(why), "%s", ekp_errmsg());
+		if (!rsp_interrupt(s.rsp)) {
+			struct rsp_stop stop;
+
+			rsp_wait_stop(s.rsp, &stop, cfg->timeout_ms);
+			detach(&s);
+		}
+		ekp_err(-err, "%s", why);
+	}
+	if (!s.end[0])
+		snprintf(s.end, sizeof(s.end), "error: %s", err ? ekp_errmsg() : "");
+	if (s.t_start && !s.t_end)
+		s.t_end = mono_ns();
+	if (cfg->summary && s.t_start) {
+		int serr = write_summary(&s);
+
+		err = err ? err : serr;
+	}
+	ekp_sink_flush(cfg->sink);
+	if (s.launched) {
+		if (err) {
+			char why[1024];
+
+			snprintf(why, sizeof(why), "%s", ekp_errmsg());
+			ekp_qemu_terminate(&s.qemu, 3000);
+			ekp_err(-err, "%s", why);
+		} else {
+			if (s.interrupted)
+				ekp_info("probes removed; waiting for QEMU to exit (signal again to "
+					 "terminate it)");
+			status = wait_qemu(&s);
+		}
+		ekp_qemu_cleanup(&s.qemu);
+	}
+	teardown(&s);
+	return err ? err : status;
+}

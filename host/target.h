@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A live guest seen through QEMU's gdbstub: registers by arch id and virtual memory, with a
+ * small per-hit read cache so several fetch-args near each other cost one round trip.
+ * Transport (proto/rsp) stays separate from what is asked of it here.
+ */
+#ifndef EKPROBE_HOST_TARGET_H
+#define EKPROBE_HOST_TARGET_H
+
+#include <stdint.h>
+
+#include "ekprobe/arch.h"
+#include "proto/rsp.h"
+
+#define EKP_TARGET_CACHE_LINES 8
+#define EKP_TARGET_CACHE_LINE 128
+
+struct ekp_target_reg {
+	int regnum;      /* GDB register number, -1 if the target has no such register */
+	long g_off;      /* offset in the 'g' reply, -1 if 'g' does not carry it */
+	unsigned int size;
+};
+
+struct ekp_target {
+	struct rsp_client *rsp;
+	const struct ekp_arch *arch;
+	struct rsp_target_desc desc;
+	struct ekp_target_reg map[EKP_MAX_REGS];
+	struct ekp_buf g;
+	int timeout_ms;
+	uint64_t round_trips;   /* request/reply exchanges made through this target */
+	struct {
+		uint64_t base;
+		int state;      /* 0 empty, 1 valid, -1 known unreadable */
+		uint8_t data[EKP_TARGET_CACHE_LINE];
+	} cache[EKP_TARGET_CACHE_LINES];
+	unsigned int cache_next;
+};
+
+int ekp_target_init(struct ekp_target *t, struct rsp_client *rsp, const struct ekp_arch *arch,
+		    int timeout_ms);
+void ekp_target_fini(struct ekp_target *t);
+/* Registers of the thread that stopped last (QEMU selects it for g after a stop). */
+int ekp_target_read_regs(struct ekp_target *t, struct ekp_regs *regs);
+/* Guest virtual memory, through the cache; -EFAULT if unreadable. Fits ekp_fetch_ctx. */
+int ekp_target_read_mem(void *target, uint64_t addr, void *buf, size_t len);
+/* Forget cached memory: call whenever the guest ran. */
+void ekp_target_cache_reset(struct ekp_target *t);
+
+#endif
