@@ -14,7 +14,8 @@ int ekp_err(int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	if (vsnprintf(err_msg, sizeof(err_msg), fmt, ap) < 0)
+		err_msg[0] = '\0';
 	va_end(ap);
 	return err > 0 ? -err : err;
 }
@@ -25,12 +26,15 @@ int ekp_err_prefix(int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	if (vsnprintf(prefix, sizeof(prefix), fmt, ap) < 0)
+		prefix[0] = '\0';
 	va_end(ap);
 	memcpy(old, err_msg, sizeof(old));
-	if (!old[0])
-		snprintf(old, sizeof(old), "%s", strerror(err < 0 ? -err : err));
-	snprintf(err_msg, sizeof(err_msg), "%s%s", prefix, old);
+	if (!old[0] && snprintf(old, sizeof(old), "%s", strerror(err < 0 ? -err : err)) < 0)
+		old[0] = '\0';
+	/* A reason longer than the buffer is cut; the start says the most. */
+	if (snprintf(err_msg, sizeof(err_msg), "%s%s", prefix, old) >= (int)sizeof(err_msg))
+		err_msg[sizeof(err_msg) - 1] = '\0';
 	return err;
 }
 

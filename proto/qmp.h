@@ -30,8 +30,15 @@ struct qmp_msg {
 };
 
 /* Line reader: QMP messages are JSON objects separated by CRLF. */
+#define QMP_MAX_LINE (16u << 20) /* longest accepted line; real query-qmp-schema: 207 KB */
+
 struct qmp_reader {
 	struct ekp_buf in;
+	/* private to qmp_msg.c */
+	size_t off;      /* start of the unread bytes in in */
+	size_t scanned;  /* unread bytes known to hold no newline */
+	size_t max_line; /* QMP_MAX_LINE after init; tests may lower it */
+	bool discarding; /* skipping the rest of an over-long line */
 };
 
 void qmp_reader_init(struct qmp_reader *r);
@@ -46,7 +53,12 @@ void qmp_msg_free(struct qmp_msg *msg);
 
 struct qmp_client;
 
-/* Connect, read the greeting, negotiate capabilities. */
+/* Timeouts: milliseconds for the whole call; negative waits forever, 0 only takes what is
+ * already there. Every call may return -EPROTO after a bad line (consumed; the client stays
+ * usable), -EPIPE once QEMU closed the connection, -ETIMEDOUT. */
+
+/* Connect, read the greeting, negotiate capabilities. Retries while the socket does not exist
+ * or refuses (QEMU still starting) until the timeout, then returns that -ENOENT/-ECONNREFUSED. */
 int qmp_connect_unix(const char *path, int timeout_ms, struct qmp_client **out);
 void qmp_close(struct qmp_client *c);
 int qmp_fd(const struct qmp_client *c);
@@ -59,9 +71,11 @@ int qmp_execute(struct qmp_client *c, const char *command, json_t *args, json_t 
 		int timeout_ms);
 /* human-monitor-command; *output is malloc'ed. */
 int qmp_hmp(struct qmp_client *c, const char *cmdline, char **output, int timeout_ms);
-/* Next asynchronous event (queued ones first); -ETIMEDOUT, -EPIPE on EOF. */
+/* Next asynchronous event (queued ones first); 0 and *event (caller frees), -ETIMEDOUT,
+ * -EPIPE on EOF once the queue is empty. */
 int qmp_next_event(struct qmp_client *c, struct qmp_msg *event, int timeout_ms);
-/* Read whatever is readable now without blocking and queue the events. */
+/* Read whatever is readable now without blocking and queue the events: the number of queued
+ * events (>= 0), or -EPIPE after EOF (queued events are still delivered by qmp_next_event). */
 int qmp_poll_events(struct qmp_client *c);
 
 #endif
