@@ -19,6 +19,13 @@ enum x86_64_reg {
 int x86_64_reg_lookup(const char *name);
 const char *x86_64_reg_name(int id);
 const char *x86_64_gdb_reg_name(int id);
+/* Length of the one instruction at code[0] (at most len bytes, placed at addr); -EINVAL. */
 int x86_64_insn_len(const uint8_t *code, size_t len, uint64_t addr);
+/*
+ * Decoding code[0..len) linearly from addr: 0 if target is an instruction start (or exactly
+ * addr + len), -EILSEQ if it falls inside an instruction, -EINVAL if decoding fails before
+ * reaching it, -ERANGE if target is outside [addr, addr + len].
+ */
+int x86_64_insn_boundaries(const uint8_t *code, size_t len, uint64_t addr, uint64_t target);
 
 #endif

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * x86_64 instruction lengths, with Capstone 4 (64-bit mode, details off), corrected where
+ * Capstone 4 is wrong or too old for what a 6.1 kernel contains (checked by decoding every
+ * function of the test vmlinux against objdump's boundaries): UD1 takes a ModRM byte, and
+ * the register forms of 0f 01 and 0f ae (rdpkru, wrpkru, serialize, tpause...) are 3 bytes.
+ * Still undecodable: the VEX-encoded AMX tilerelease (fpu_idle_fpregs) and 32-bit code.
+ *
+ * Thread safety: one Capstone handle and one instruction buffer, opened on first use
+ * (pthread_once) and kept for the life of the process; a Capstone handle must not be used by
+ * two threads at once, so each call holds a mutex while it decodes. Decoding is cheap next to
+ * what callers do around it (probe placement, a few functions at load).
+ */
+#include <capstone/capstone.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "arch/x86_64/x86_64.h"
+
+#define X86_MAX_INSN 15
+
+static pthread_once_t cs_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t cs_lock = PTHREAD_MUTEX_INITIALIZER;
+static csh cs_handle;
+static cs_insn *cs_buf;
+static bool cs_ok;
+
+static void cs_init(void)
+{
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs_handle) != CS_ERR_OK)
+		return;
+	cs_option(cs_handle, CS_OPT_DETAIL, CS_OPT_OFF);
+	cs_buf = cs_malloc(cs_handle);
+	if (!cs_buf) {
+		cs_close(&cs_handle);
+		return;
+	}
+	cs_ok = true;
+}
+
+static bool is_legacy_prefix(uint8_t b)
+{
+	switch (b) {
+	case 0x26: case 0x2e: case 0x36: case 0x3e: case 0x64: case 0x65: case 0x66: case 0x67:
+	case 0xf0: case 0xf2: case 0xf3:
+		return true;
+	}
+	return false;
+}
+
+/* Legacy prefixes and a REX prefix: how many bytes of them code[0..len) starts with. */
+static size_t prefix_len(const uint8_t *code, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && i < X86_MAX_INSN && is_legacy_prefix(code[i]))
+		i++;
+	if (i < len && (code[i] & 0xf0) == 0x40)
+		i++;
+	return i;
+}
+
+/* Bytes of ModRM, SIB and displacement starting at code[0] (64-bit addressing); 0: short. */
+static size_t modrm_len(const uint8_t *code, size_t len)
+{
+	unsigned int mod, rm;
+	size_t n = 1;
+
+	if (!len)
+		return 0;
+	mod = code[0] >> 6;
+	rm = code[0] & 7;
+	if (mod == 3)
+		return 1;
+	if (rm == 4) { /* SIB */
+		if (len < 2)
+			return 0;
+		n++;
+		if (mod == 0 && (code[1] & 7) == 5)
+			n += 4;
+	} else if (mod == 0 && rm == 5) { /* RIP-relative */
+		n += 4;
+	}
+	if (mod == 1)
+		n += 1;
+	else if (mod == 2)
+		n += 4;
+	return n <= len ? n : 0;
+}
+
+#define UNDECODABLE SIZE_MAX
+
+/*
+ * Where Capstone 4 is wrong: it decodes UD1 (0f b9 /r, the kernel's static-call and BUG
+ * padding) without its ModRM byte. Returns the length, UNDECODABLE, or 0 to ask Capstone.
+ */
+static size_t override_len(const uint8_t *code, size_t len)
+{
+	size_t i = prefix_len(code, len), m;
+
+	if (i + 2 > len || code[i] != 0x0f || code[i + 1] != 0xb9)
+		return 0;
+	m = modrm_len(code + i + 2, len - i - 2);
+	if (!m || i + 2 + m > X86_MAX_INSN)
+		return UNDECODABLE;
+	return i + 2 + m;
+}
+
+/*
+ * Instructions newer than Capstone 4 that the kernel uses: the register forms of groups 7 and
+ * 15 (0f 01 /r and 0f ae /r with mod 3: rdpkru, wrpkru, serialize, monitorx, mwaitx, clzero,
+ * tpause, umwait, umonitor, ...). Every one is [prefixes] [REX] 0f 01|ae modrm, with no
+ * displacement or immediate. Returns the length or 0.
+ */
+static size_t fallback_len(const uint8_t *code, size_t len)
+{
+	size_t i = prefix_len(code, len);
+
+	if (i + 3 > len || i + 3 > X86_MAX_INSN || code[i] != 0x0f)
+		return 0;
+	if ((code[i + 1] == 0x01 || code[i + 1] == 0xae) && code[i + 2] >= 0xc0)
+		return i + 3;
+	return 0;
+}
+
+static void advance(const uint8_t **code, size_t *len, uint64_t *addr, size_t n)
+{
+	*code += n;
+	*len -= n;
+	*addr += n;
+}
+
+/* Length of the instruction at *code (address *addr); advances all three. Lock held. */
+static int decode_one(const uint8_t **code, size_t *len, uint64_t *addr)
+{
+	size_t n;
+
+	if (!*len)
+		return -EINVAL;
+	n = override_len(*code, *len);
+	if (n == UNDECODABLE)
+		return -EINVAL;
+	if (!n) {
+		if (cs_disasm_iter(cs_handle, code, len, addr, cs_buf))
+			return cs_buf->size;
+		n = fallback_len(*code, *len);
+		if (!n)
+			return -EINVAL;
+	}
+	advance(code, len, addr, n);
+	return (int)n;
+}
+
+int x86_64_insn_len(const uint8_t *code, size_t len, uint64_t addr)
+{
+	int n;
+
+	pthread_once(&cs_once, cs_init);
+	if (!cs_ok)
+		return -ENOSYS;
+	pthread_mutex_lock(&cs_lock);
+	n = decode_one(&code, &len, &addr);
+	pthread_mutex_unlock(&cs_lock);
+	return n > 0 && n <= X86_MAX_INSN ? n : -EINVAL;
+}
+
+int x86_64_insn_boundaries(const uint8_t *code, size_t len, uint64_t addr, uint64_t target)
+{
+	int ret = -EINVAL;
+
+	if (target < addr || target - addr > len)
+		return -ERANGE;
+	pthread_once(&cs_once, cs_init);
+	if (!cs_ok)
+		return -ENOSYS;
+	pthread_mutex_lock(&cs_lock);
+	for (;;) {
+		if (addr == target) {
+			ret = 0;
+			break;
+		}
+		if (addr > target) {
+			ret = -EILSEQ;
+			break;
+		}
+		if (decode_one(&code, &len, &addr) <= 0) {
+			ret = -EINVAL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cs_lock);
+	return ret;
+}
