@@ -38,7 +38,8 @@ void rsp_decoder_init(struct rsp_decoder *d);
 void rsp_decoder_free(struct rsp_decoder *d);
 int rsp_decoder_feed(struct rsp_decoder *d, const void *data, size_t len);
 /* 1 and *out filled when a frame is complete, 0 when more input is needed, -EPROTO on junk
- * that cannot be resynchronised (e.g. an over-long packet). Caller frees out->payload. */
+ * that cannot be resynchronised (e.g. an over-long packet). Caller frees out->payload.
+ * After -EPROTO the bad frame is gone: calling again continues with what follows. */
 int rsp_decoder_next(struct rsp_decoder *d, struct rsp_frame *out);
 
 /* Append "$<escaped payload>#cs" to out. */
@@ -50,7 +51,7 @@ struct rsp_thread {
 	long tid;
 };
 int rsp_parse_thread(const char *s, size_t len, struct rsp_thread *out);
-/* "p<pid>.<tid>" in multiprocess form; buf at least 40 bytes. */
+/* "p<pid>.<tid>" in multiprocess form ("<tid>" when pid is 0); buf at least 40 bytes. */
 void rsp_format_thread(const struct rsp_thread *t, char *buf, size_t size);
 
 struct rsp_stop {
@@ -79,7 +80,8 @@ struct rsp_target_desc {
 };
 
 /* Parse one target-description XML document. Included documents (<xi:include href=...>) are
- * returned through includes[] (caller frees each) to be fetched and parsed into the same desc. */
+ * returned through includes[] (caller frees each, then the array) to be fetched and parsed
+ * into the same desc. A document that fails to parse leaves desc unchanged. */
 int rsp_target_desc_parse(struct rsp_target_desc *desc, const char *xml, size_t len,
 			  char ***includes, unsigned int *nr_includes);
 void rsp_target_desc_free(struct rsp_target_desc *desc);
@@ -96,6 +98,8 @@ struct rsp_client;
 int rsp_connect_unix(const char *path, int timeout_ms, struct rsp_client **out);
 int rsp_connect_tcp(const char *host, const char *port, int timeout_ms, struct rsp_client **out);
 void rsp_close(struct rsp_client *c);
+/* For poll() while the target runs: rsp_resume leaves nothing buffered, so POLLIN means the
+ * stop reply is arriving (then call rsp_wait_stop). */
 int rsp_fd(const struct rsp_client *c);
 
 /* qSupported exchange; drops QEMU's unsolicited stop reply sent on connect to a running VM.
@@ -113,6 +117,8 @@ int rsp_read_target_desc(struct rsp_client *c, struct rsp_target_desc *desc, int
 
 /* 'g' of the current general thread: raw little-endian register bytes. */
 int rsp_read_all_regs(struct rsp_client *c, struct ekp_buf *raw, int timeout_ms);
+/* p: 0 on success, the register's first min(size, its size) bytes in buf, the rest zeroed.
+ * -EOPNOTSUPP on an empty reply (QEMU 7.2 answers p/P only after target.xml was read). */
 int rsp_read_reg(struct rsp_client *c, unsigned int regnum, uint8_t *buf, size_t size,
 		 int timeout_ms);
 int rsp_write_reg(struct rsp_client *c, unsigned int regnum, const uint8_t *buf, size_t size,
@@ -137,7 +143,8 @@ int rsp_resume(struct rsp_client *c, const char *actions);
 /* Wait for the stop reply after a resume. -ETIMEDOUT, -EPIPE on EOF (QEMU exited). 'O'
  * console-output packets are skipped. timeout_ms < 0 waits forever. */
 int rsp_wait_stop(struct rsp_client *c, struct rsp_stop *stop, int timeout_ms);
-/* Single-step one thread (others stay stopped) and wait for its stop. */
+/* Single-step one thread (others stay stopped) and wait for its stop. t NULL: the thread
+ * of the last stop reply. */
 int rsp_step(struct rsp_client *c, const struct rsp_thread *t, struct rsp_stop *stop,
 	     int timeout_ms);
 /* Ask a running target to stop (sends 0x03); the stop reply comes through rsp_wait_stop. */
