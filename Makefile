@@ -89,11 +89,11 @@ integration: all
 
 test:
 	@scripts/deps.sh test
+	@scripts/kernel.sh build
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory fuzz-smoke
-	@scripts/kernel.sh build
 	@$(MAKE) --no-print-directory integration
 
 demo:

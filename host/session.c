@@ -71,6 +71,13 @@ static int setup_signals(struct session *s)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	/*
+	 * An ignored signal never reaches a signalfd, and shells start background jobs with
+	 * SIGINT ignored: handle these signals whatever disposition was inherited (as perf does).
+	 */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return ekp_err(errno, "sigprocmask: %s", strerror(errno));
 	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

@@ -5,9 +5,9 @@
 set -euo pipefail
 
 build_pkgs="gcc make pkg-config libelf-dev libcapstone-dev libjansson-dev libexpat1-dev zlib1g-dev"
-test_pkgs="libcmocka-dev clang libclang-rt-14-dev qemu-system-x86"
+test_pkgs="libcmocka-dev clang libclang-rt-14-dev qemu-system-x86 python3 procps"
 kernel_pkgs="linux-source-6.1 bc flex bison libelf-dev libssl-dev busybox-static cpio xz-utils gzip"
-bench_pkgs="gdb qemu-system-x86"
+bench_pkgs="gdb qemu-system-x86 bc python3"
 
 want=""
 for what in "$@"; do

@@ -12,12 +12,15 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache_root=${EKPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ekprobe}
 guest=$here/guest/linux-6.1
 
-"$here/scripts/deps.sh" kernel
+[ -n "${EKPROBE_NO_BUILD:-}" ] || "$here/scripts/deps.sh" kernel
 
+# Bump when the build steps below change what they produce (the script text itself is not
+# hashed, so comments and messages can change without a rebuild).
+recipe=2
 src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 key=$( {
-	echo "linux-source-6.1 $src_version"
-	cat "$guest/ekprobe.config" "$here/scripts/kernel.sh" "$here/guest/init.sh"
+	echo "linux-source-6.1 $src_version recipe $recipe"
+	cat "$guest/ekprobe.config" "$here/guest/init.sh"
 	for p in "$guest"/patches/*.patch; do [ -e "$p" ] && { echo "$p"; cat "$p"; }; done
 	for f in "$here"/include/ekprobe/abi.h; do [ -e "$f" ] && cat "$f"; done
 	true
@@ -25,6 +28,15 @@ key=$( {
 out=$cache_root/kernel-$key
 
 build() {
+	[ -f "$out/done" ] && return 0
+	[ -n "${EKPROBE_NO_BUILD:-}" ] && return 1
+	# One build per key at a time: a second caller waits for the first and reuses its result.
+	mkdir -p "$cache_root"
+	exec 9>"$cache_root/lock-$key"
+	if ! flock -n 9; then
+		echo "ekprobe: another build of this kernel is running; waiting for it..." >&2
+		flock 9
+	fi
 	[ -f "$out/done" ] && return 0
 	local work=$cache_root/work-$key
 	rm -rf "$work"; mkdir -p "$work"
@@ -37,11 +49,6 @@ build() {
 		echo "ekprobe: applying $(basename "$p")" >&2
 		patch -d "$ksrc" -p1 --forward --batch < "$p" >&2
 	done
-	# The host/guest ABI header is shared, byte for byte, with the kernel tree.
-	if [ -d "$ksrc/include/ekprobe" ] || [ -f "$here/include/ekprobe/abi.h" ] && grep -q EKPROBE_GUEST "$ksrc/init/Kconfig" 2>/dev/null; then
-		mkdir -p "$ksrc/include/ekprobe"
-		cp "$here/include/ekprobe/abi.h" "$ksrc/include/ekprobe/abi.h"
-	fi
 	echo "ekprobe: configuring (tinyconfig + guest/linux-6.1/ekprobe.config)..." >&2
 	make -C "$ksrc" -s tinyconfig >&2
 	"$ksrc/scripts/kconfig/merge_config.sh" -m -O "$ksrc" "$ksrc/.config" "$guest/ekprobe.config" >/dev/null
@@ -71,7 +78,6 @@ build() {
 	rm -rf "$stage"; mkdir -p "$stage"
 	cp "$ksrc/arch/x86/boot/bzImage" "$ksrc/vmlinux" "$ksrc/System.map" "$ksrc/.config" "$stage/"
 	cp "$work/initrd.cpio.gz" "$stage/"
-	[ -f "$ksrc/include/ekprobe/abi.h" ] && cp "$ksrc/include/ekprobe/abi.h" "$stage/abi.h"
 	echo "$src_version $key" > "$stage/done"
 	rm -rf "$out"; mv "$stage" "$out"
 	# Keep the source tree for the next incremental look, but only the newest one.

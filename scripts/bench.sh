@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# make bench: the cost of probing a real boot, measured side by side in one invocation.
+#
+# Runs, interleaved over BENCH_ROUNDS rounds (default 1):
+#   base       the unprobed boot
+#   ekprobe    ekprobe-host's trap engine on the bench probes
+#   gdb        gdb (Debian's) with a dprintf on each of the same functions
+#   ekprobe+50 / gdb+50   the same with 50 more probes on functions that never run in this boot
+# and reports wall time, hits, and cost per hit = (wall - base wall) / hits, plus ratios.
+# Timing varies on these machines: compare the ratios of one invocation, not absolute times.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+eval "$("$here/scripts/kernel.sh" print)"
+SYSMAP=$(dirname "$VMLINUX")/System.map
+EKPROBE=$here/build/ekprobe-host
+rounds=${BENCH_ROUNDS:-1}
+work=$(mktemp -d /tmp/ekprobe-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+APPEND="console=ttyS0 panic=-1 quiet nokaslr"
+FUNCS="start_kernel setup_arch do_one_initcall __alloc_pages rest_init kernel_init run_init_process"
+
+# 50 functions that this boot never runs: system calls busybox's /init does not make.
+# (Checked below: every one must report 0 hits, or the figures say so.)
+used='execve|mount|reboot|write|read|open|openat|close|exit|exit_group|brk|mmap|munmap|ioctl|rt_sigaction|rt_sigprocmask|getpid|set_tid_address|arch_prctl|fstat|newfstat|newfstatat|stat|newstat|lstat|newlstat|access|faccessat|faccessat2|dup2|dup3|wait4|clone|vfork|fork|getuid|geteuid|getgid|getegid|uname|newuname|prlimit64|getcwd|readlink|readlinkat|fcntl|lseek|pread64|sendfile64|getdents64|statx|syslog|kill|setsid|setpgid|getppid|chdir|umask|poll|ppoll|pselect6|select|nanosleep|clock_nanosleep|sync|umount|pipe|pipe2|mprotect|madvise|sched_yield|getrandom|rseq|set_robust_list|futex|sysinfo|times|getrlimit'
+grep -E ' [tT] __x64_sys_' "$SYSMAP" | awk '{print $3}' | sed 's/^__x64_sys_//' |
+	grep -vxE "$used" | sort | head -50 | sed 's/^/__x64_sys_/' > "$work/idle"
+[ "$(wc -l < "$work/idle")" -eq 50 ] || { echo "bench: could not pick 50 idle functions" >&2; exit 1; }
+
+qemu_args() { # qemu_args CONSOLE
+	echo -display none -serial "file:$1" -no-reboot -m 256 -kernel "$BZIMAGE" -initrd "$INITRD"
+}
+
+now() { date +%s.%N; }
+
+run_base() { # -> wall
+	local t0 t1
+	t0=$(now)
+	# shellcheck disable=SC2046
+	qemu-system-x86_64 $(qemu_args "$work/console") -append "$APPEND" >/dev/null 2>&1
+	t1=$(now)
+	grep -q EKPROBE-GUEST-DONE "$work/console" || { echo "bench: base boot failed" >&2; exit 1; }
+	echo "$t1 - $t0" | bc -l
+}
+
+run_ekprobe() { # run_ekprobe IDLE(0|1) -> "wall hits idle_hits"
+	local args=() f t0 t1
+	for f in $FUNCS; do args+=(-p "p:bench/$f $f"); done
+	if [ "$1" = 1 ]; then while read -r f; do args+=(-p "p:idle/$f $f"); done < "$work/idle"; fi
+	t0=$(now)
+	# shellcheck disable=SC2046
+	"$EKPROBE" --summary --symbols "$VMLINUX" -o "$work/ek.txt" "${args[@]}" \
+		-- qemu-system-x86_64 $(qemu_args "$work/console") -append "$APPEND" 2>"$work/ek.err"
+	t1=$(now)
+	grep -q EKPROBE-GUEST-DONE "$work/console" || { echo "bench: ekprobe boot failed" >&2; cat "$work/ek.err" >&2; exit 1; }
+	local hits idle
+	hits=$(grep -cE '^ *[^#].* bench/' "$work/ek.txt" || true)
+	idle=$(grep -cE '^ *[^#].* idle/' "$work/ek.txt" || true)
+	echo "$(echo "$t1 - $t0" | bc -l) $hits $idle"
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+run_gdb() { # run_gdb IDLE(0|1) -> "wall hits"
+	local port f t0 t1 qemu
+	port=$(free_port)
+	{
+		echo "set pagination off"
+		echo "set confirm off"
+		echo "target remote 127.0.0.1:$port"
+		for f in $FUNCS; do echo "dprintf $f,\"bench/$f\\n\""; done
+		if [ "$1" = 1 ]; then while read -r f; do echo "dprintf $f,\"idle/$f\\n\""; done < "$work/idle"; fi
+		echo "continue"
+	} > "$work/gdb.cmds"
+	t0=$(now)
+	# shellcheck disable=SC2046
+	qemu-system-x86_64 $(qemu_args "$work/console") -append "$APPEND" -S \
+		-gdb "tcp:127.0.0.1:$port" >/dev/null 2>&1 &
+	qemu=$!
+	# gdb retries the connection itself while QEMU opens the port.
+	gdb -q -batch -nx -ex "set tcp connect-timeout 10" -x "$work/gdb.cmds" "$VMLINUX" \
+		> "$work/gdb.out" 2>&1 || true
+	wait $qemu || true
+	t1=$(now)
+	grep -q EKPROBE-GUEST-DONE "$work/console" || { echo "bench: gdb boot failed" >&2; tail "$work/gdb.out" >&2; exit 1; }
+	echo "$(echo "$t1 - $t0" | bc -l) $(grep -c '^bench/' "$work/gdb.out" || true)"
+}
+
+declare -A wall hits
+add() { wall[$1]=$(echo "${wall[$1]:-0} + $2" | bc -l); hits[$1]=$(( ${hits[$1]:-0} + $3 )); }
+idle_fired=0
+for r in $(seq "$rounds"); do
+	echo "bench: round $r/$rounds: unprobed boot..." >&2
+	add base "$(run_base)" 0
+	echo "bench: round $r/$rounds: ekprobe trap engine (7 probes)..." >&2
+	read -r w h i < <(run_ekprobe 0); add ekprobe "$w" "$h"
+	echo "bench: round $r/$rounds: gdb dprintf (7 probes)..." >&2
+	read -r w h < <(run_gdb 0); add gdb "$w" "$h"
+	echo "bench: round $r/$rounds: ekprobe + 50 idle probes..." >&2
+	read -r w h i < <(run_ekprobe 1); add ekprobe+50 "$w" "$h"; idle_fired=$((idle_fired + i))
+	echo "bench: round $r/$rounds: gdb + 50 idle dprintfs..." >&2
+	read -r w h < <(run_gdb 1); add gdb+50 "$w" "$h"
+done
+
+base=$(echo "${wall[base]} / $rounds" | bc -l)
+printf '\nekprobe bench: %s rounds, probes on: %s\n' "$rounds" "$FUNCS"
+printf '%-12s %10s %8s %14s %12s\n' run "wall (s)" hits "cost/hit (ms)" "x unprobed"
+declare -A cph
+for k in base ekprobe gdb ekprobe+50 gdb+50; do
+	w=$(echo "${wall[$k]} / $rounds" | bc -l)
+	h=$(( ${hits[$k]} / rounds ))
+	if [ "$h" -gt 0 ]; then cph[$k]=$(echo "($w - $base) * 1000 / $h" | bc -l); else cph[$k]=0; fi
+	printf '%-12s %10.2f %8d %14.2f %12.2f\n' "$k" "$w" "$h" "${cph[$k]}" "$(echo "$w / $base" | bc -l)"
+done
+printf '\nratios (same invocation):\n'
+printf '  ekprobe cost/hit / gdb cost/hit            %6.2f\n' "$(echo "${cph[ekprobe]} / ${cph[gdb]}" | bc -l)"
+printf '  ekprobe+50 cost/hit / ekprobe cost/hit     %6.2f\n' "$(echo "${cph[ekprobe+50]} / ${cph[ekprobe]}" | bc -l)"
+printf '  gdb+50 cost/hit / gdb cost/hit             %6.2f\n' "$(echo "${cph[gdb+50]} / ${cph[gdb]}" | bc -l)"
+printf '  idle probes that fired (must be 0)         %6d\n' "$idle_fired"

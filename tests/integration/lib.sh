@@ -1,0 +1,31 @@
+# Helpers for the integration tests: real QEMU, the real default kernel, the real binary.
+# shellcheck shell=bash
+set -u
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+EKPROBE=$top/build/ekprobe-host
+if [ -n "${EKPROBE_BZIMAGE:-}" ]; then # a guest given from outside (same layout as the cache)
+	BZIMAGE=$EKPROBE_BZIMAGE INITRD=${EKPROBE_INITRD:?} VMLINUX=${EKPROBE_VMLINUX:?}
+else
+	eval "$("$top/scripts/kernel.sh" print)"
+fi
+SYSMAP=$(dirname "$VMLINUX")/System.map
+TMP=$(mktemp -d /tmp/ekprobe-it.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+# Every QEMU a test starts carries this name, so a test can prove none is left running.
+QEMU_NAME=ekprobe-it-$$
+APPEND="console=ttyS0 panic=-1 quiet nokaslr"
+
+qemu_cmd() { # qemu_cmd CONSOLE_FILE [extra QEMU args...]
+	local console=$1; shift
+	echo qemu-system-x86_64 -name "$QEMU_NAME" -display none -serial "file:$console" \
+		-no-reboot -m 256 -kernel "$BZIMAGE" -initrd "$INITRD" "$@"
+}
+
+failures=0
+fail() { echo "    FAIL: $*"; failures=$((failures + 1)); }
+check() { # check DESCRIPTION COMMAND...
+	local what=$1; shift
+	if "$@"; then echo "    ok: $what"; else fail "$what"; fi
+}
+count() { grep -c -- "$1" "$2" || true; }
+no_qemu_left() { ! pgrep -f -- "-name $QEMU_NAME" >/dev/null; }
