@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ekprobe/err.h"
+#include "ekprobe/util.h"
 #include "host/symbols_internal.h"
 
 static bool is_blank(char c)
@@ -27,17 +28,6 @@ static bool is_name_char(char c)
 static bool is_type_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '?';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static uint8_t flags_of(char type)
@@ -75,12 +65,12 @@ static int parse_line(const char *p, const char *end, uint64_t *addr, char *type
 	if (p == end)
 		return 1; /* blank line */
 	*addr = 0;
-	for (; p < end && hexval(*p) >= 0; p++, digits++) {
+	for (; p < end && ekp_hexval((unsigned char)(*p)) >= 0; p++, digits++) {
 		if (digits == 16) {
 			*why = "address longer than 64 bits";
 			return -EINVAL;
 		}
-		*addr = *addr << 4 | (uint64_t)hexval(*p);
+		*addr = *addr << 4 | (uint64_t)ekp_hexval((unsigned char)(*p));
 	}
 	if (!digits) {
 		*why = "expected a hexadecimal address";
@@ -147,7 +137,7 @@ int ekp_symtab_parse_map(struct ekp_symtab *st, const char *data, size_t len, co
 		const char *name, *mod, *why = "malformed line";
 		size_t name_len, mod_len;
 		uint64_t addr;
-		char type;
+		char type = 0;
 		int ret;
 
 		lineno++;
