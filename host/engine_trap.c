@@ -48,6 +48,7 @@ struct ekp_trap_engine {
 	struct ekp_value *values;
 	struct ekp_regs regs;
 	bool at_breakpoint;     /* the last stop left the PC on a breakpoint of ours */
+	uint64_t sentinel;      /* arch early_end_sym while alias breakpoints are armed, or 0 */
 	uint64_t stops;
 };
 
@@ -152,14 +153,53 @@ static int remove_bp(struct ekp_trap_engine *e, uint64_t addr)
 	return 0;
 }
 
+static struct trap_site *find_site(struct ekp_trap_engine *e, uint64_t pc);
+static struct ret_site *find_ret(struct ekp_trap_engine *e, uint64_t pc);
+
 int ekp_trap_arm(struct ekp_trap_engine *e)
 {
-	for (unsigned int i = 0; i < e->nr_sites; i++) {
-		int err = insert_bp(e, e->sites[i].addr);
+	bool aliases = false;
+	struct ekp_sym sym;
+	int err;
 
+	for (unsigned int i = 0; i < e->nr_sites; i++) {
+		err = insert_bp(e, e->sites[i].addr);
 		if (err)
 			return err;
 		e->sites[i].inserted = true;
+		aliases |= e->sites[i].alias;
+	}
+	if (aliases && e->cfg.arch->early_end_sym &&
+	    !ekp_symtab_lookup(e->cfg.st, e->cfg.arch->early_end_sym, &sym)) {
+		if (!find_site(e, sym.addr)) {
+			err = insert_bp(e, sym.addr);
+			if (err)
+				return err;
+		}
+		e->sentinel = sym.addr;
+	}
+	return 0;
+}
+
+/* The boot CPU runs in the kernel mapping now: remove the early alias breakpoints. */
+static int drop_aliases(struct ekp_trap_engine *e, uint64_t pc)
+{
+	int err;
+
+	for (unsigned int i = 0; i < e->nr_sites; i++) {
+		if (!e->sites[i].alias || !e->sites[i].inserted)
+			continue;
+		err = remove_bp(e, e->sites[i].addr);
+		if (err)
+			return err;
+		e->sites[i].inserted = false;
+	}
+	e->sentinel = 0;
+	if (!find_site(e, pc) && !find_ret(e, pc)) {
+		err = remove_bp(e, pc);
+		if (err)
+			return err;
+		e->at_breakpoint = false;
 	}
 	return 0;
 }
@@ -176,6 +216,12 @@ int ekp_trap_disarm(struct ekp_trap_engine *e)
 			first_err = err;
 		e->sites[i].inserted = false;
 	}
+	if (e->sentinel && !find_site(e, e->sentinel)) {
+		err = remove_bp(e, e->sentinel);
+		if (err && !first_err)
+			first_err = err;
+	}
+	e->sentinel = 0;
 	for (unsigned int i = 0; i < e->nr_rets; i++) {
 		err = remove_bp(e, e->rets[i].addr);
 		if (err && !first_err)
@@ -291,8 +337,8 @@ static int track_return(struct ekp_trap_engine *e, unsigned int idx)
 			e->rets = n;
 			e->cap_rets = cap;
 		}
-		/* A site that is also an entry site already has a breakpoint. */
-		if (!find_site(e, ret)) {
+		/* A site that is also an entry site (or the sentinel) already has a breakpoint. */
+		if (!find_site(e, ret) && ret != e->sentinel) {
 			err = insert_bp(e, ret);
 			if (err)
 				return err;
@@ -341,7 +387,7 @@ static int handle_returns(struct ekp_trap_engine *e, struct ret_site *rs, int cp
 	}
 	*still_bp = true;
 	if (rs->refs == 0) {
-		if (!find_site(e, pc)) {
+		if (!find_site(e, pc) && pc != e->sentinel) {
 			err = remove_bp(e, pc);
 			if (err)
 				return err;
@@ -378,6 +424,15 @@ int ekp_trap_handle_stop(struct ekp_trap_engine *e, const struct rsp_stop *stop)
 	pc = e->regs.val[arch->pc_reg];
 	site = find_site(e, pc);
 	rs = find_ret(e, pc);
+	if (e->sentinel && pc == e->sentinel) {
+		e->stops++;
+		e->at_breakpoint = true;
+		err = drop_aliases(e, pc);
+		if (err)
+			return err;
+		if (!site && !rs)
+			return 1;
+	}
 	if (!site && !rs)
 		return 0;
 	e->stops++;
@@ -392,7 +447,7 @@ int ekp_trap_handle_stop(struct ekp_trap_engine *e, const struct rsp_stop *stop)
 		err = handle_returns(e, rs, cpu, &task, &ret_bp);
 		if (err)
 			return err;
-		e->at_breakpoint = ret_bp || site;
+		e->at_breakpoint = ret_bp || site || find_ret(e, pc);
 	}
 	for (unsigned int i = 0; site && i < site->count; i++) {
 		unsigned int idx = e->site_probes[site->first + i];

@@ -52,6 +52,10 @@ struct ekp_arch {
 	 * *alias for a kernel virtual text address that may also execute at an alias.
 	 */
 	bool (*early_alias)(uint64_t vaddr, uint64_t *alias);
+	/* The first function the boot CPU runs in the kernel's own mapping: from there on no
+	 * code runs at an early alias, so alias breakpoints can go (they cost QEMU a scan of its
+	 * breakpoint list on every translation-block lookup). */
+	const char *early_end_sym;
 	/*
 	 * The per-CPU base the kernel uses to find `current` (x86_64: GS base): 0 and *base, or
 	 * -ENODATA when it is not set up yet (very early boot).

@@ -6,14 +6,14 @@
 out=$TMP/trace.txt console=$TMP/console.txt
 # shellcheck disable=SC2046
 "$EKPROBE" --summary -o "$out" \
-	-p 'p startup_64' -p 'p start_kernel' -p 'p setup_arch' -p 'p rest_init' -p 'p kernel_init' \
+	-p 'p startup_64' -p 'p x86_64_start_kernel' -p 'p start_kernel' -p 'p setup_arch' -p 'p rest_init' -p 'p kernel_init' \
 	-p 'p:initcall/enter do_one_initcall fn=%di:symbol' \
 	-p 'r:initcall/leave do_one_initcall ret=$retval:s32' \
 	-- $(qemu_cmd "$console") -append "$APPEND" 2>"$TMP/err"
 rc=$?
 check "exit status 0 (QEMU's)" [ "$rc" -eq 0 ]
 check "guest reached userspace" grep -q EKPROBE-GUEST-DONE "$console"
-for f in startup_64 start_kernel setup_arch rest_init kernel_init; do
+for f in startup_64 x86_64_start_kernel start_kernel setup_arch rest_init kernel_init; do
 	check "exactly one hit of $f" [ "$(count "kprobes/p_${f}_0:" "$out")" -eq 1 ]
 done
 check "startup_64 fired at its physical address, before paging switched" \
@@ -36,11 +36,11 @@ done
 # Boot order: line numbers and timestamps.
 line() { grep -n -m1 -- "$1" "$out" | cut -d: -f1; }
 order_ok=1 prev=0
-for f in p_startup_64_0 p_start_kernel_0 p_setup_arch_0 p_rest_init_0 p_kernel_init_0 initcall/enter; do
+for f in p_startup_64_0 p_x86_64_start_kernel_0 p_start_kernel_0 p_setup_arch_0 p_rest_init_0 p_kernel_init_0 initcall/enter; do
 	l=$(line "$f:"); [ -n "$l" ] && [ "$l" -gt "$prev" ] || order_ok=0; prev=${l:-0}
 done
 check "events in boot order" [ "$order_ok" -eq 1 ]
 check "timestamps never go back" awk '/^ *[^#]/ { t = $4 + 0; if (t < last) exit 1; last = t }' "$out"
-check "summary lists 7 probes" grep -q 'ekprobe summary: 7 probes' "$out"
+check "summary lists 8 probes" grep -q 'ekprobe summary: 8 probes' "$out"
 check "no QEMU left running" no_qemu_left
 exit $((failures > 0))
