@@ -33,6 +33,7 @@ struct session {
 	int sigfd;
 	bool interrupted;       /* a signal asked us to stop probing */
 	bool armed;
+	uint64_t rt_armed;      /* gdbstub round trips spent arming */
 	/* Clocks (host CLOCK_MONOTONIC ns). */
 	uint64_t t_start, t_end, stop_began, stopped_ns;
 	int emit_err;
@@ -194,6 +195,7 @@ static int arm(struct session *s)
 	if (err)
 		return err;
 	s->armed = true;
+	s->rt_armed = s->target.round_trips;
 	ekp_info("armed %u probe%s (trap engine) before resuming the guest", s->nr_probes,
 		 s->nr_probes == 1 ? "" : "s");
 	return 0;
@@ -310,6 +312,8 @@ static int write_summary(struct session *s)
 		stats[i].unmatched = s->engine ? ekp_trap_pending(s->engine, i) : 0;
 		sum.total_hits += stats[i].hits;
 	}
+	sum.stops = s->engine ? ekp_trap_stops(s->engine) : 0;
+	sum.round_trips = s->have_target ? s->target.round_trips - s->rt_armed : 0;
 	if (s->t_start && s->t_end >= s->t_start) {
 		sum.wall_ns = s->t_end - s->t_start;
 		sum.stopped_ns = s->stopped_ns;

@@ -29,6 +29,8 @@ struct ekp_summary {
 	uint64_t guest_ns;   /* guest run time, same clock as ts_ns */
 	uint64_t wall_ns;    /* host wall time from the first instruction to the end */
 	uint64_t stopped_ns; /* host time the guest was held stopped by ekprobe */
+	uint64_t stops;      /* VM stops the trap engine handled (hits, steps not counted) */
+	uint64_t round_trips; /* gdbstub request/reply exchanges while the guest ran (not arming) */
 	const char *end;     /* how the run ended: "guest exited (status 0)", "detached", ... */
 };
 
