@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * host/fetch_compile.c: fetch-args compiled into ABI fetch programs, checked instruction by
+ * instruction, then run by a reference interpreter written here from the semantics in
+ * include/ekprobe/abi.h and host/fetch_compile.h, on fake registers and memory. The record it
+ * fills, decoded by ekp_fetch_from_record(), must equal what the trap engine's ekp_fetch_arg()
+ * computes on the same registers and memory: the proof both engines print the same values.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "arch/x86_64/x86_64.h"
+#include "ekprobe/abi.h"
+#include "ekprobe/err.h"
+#include "ekprobe/probe.h"
+#include "host/fetch.h"
+#include "host/fetch_compile.h"
+#include "host/sink.h"
+
+/* Guest memory: 4 KiB at MEM_BASE; everything else faults. */
+#define MEM_BASE 0xffff888000001000ull
+#define SYM_ADDR (MEM_BASE + 0x800) /* where the fake symbols resolve */
+static uint8_t mem[4096];
+
+static int fake_read(void *opaque, uint64_t addr, void *buf, size_t len)
+{
+	(void)opaque;
+	if (addr < MEM_BASE || addr + len > MEM_BASE + sizeof(mem) || addr + len < addr)
+		return -EFAULT;
+	memcpy(buf, mem + (addr - MEM_BASE), len);
+	return 0;
+}
+
+static void put64(uint64_t addr, uint64_t v)
+{
+	memcpy(mem + (addr - MEM_BASE), &v, 8);
+}
+
+static void put_str(uint64_t addr, const char *s)
+{
+	memcpy(mem + (addr - MEM_BASE), s, strlen(s) + 1);
+}
+
+/* ---- the reference interpreter (what the guest does) ---------------------------------------- */
+
+static const char *const comm_of_current = "kworker/u4:1";
+
+static void frame_from_regs(const struct ekp_regs *r, struct ekp_abi_regs *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->r15 = r->val[X86_64_R15]; f->r14 = r->val[X86_64_R14];
+	f->r13 = r->val[X86_64_R13]; f->r12 = r->val[X86_64_R12];
+	f->bp = r->val[X86_64_BP];   f->bx = r->val[X86_64_BX];
+	f->r11 = r->val[X86_64_R11]; f->r10 = r->val[X86_64_R10];
+	f->r9 = r->val[X86_64_R9];   f->r8 = r->val[X86_64_R8];
+	f->ax = r->val[X86_64_AX];   f->cx = r->val[X86_64_CX];
+	f->dx = r->val[X86_64_DX];   f->si = r->val[X86_64_SI];
+	f->di = r->val[X86_64_DI];
+	f->orig_ax = 3; /* the probe index */
+	f->ip = r->val[X86_64_IP];   f->cs = r->val[X86_64_CS];
+	f->flags = r->val[X86_64_FLAGS];
+	f->sp = r->val[X86_64_SP];   f->ss = r->val[X86_64_SS];
+}
+
+/* Copy a string as the guest's STRING does; returns false if the first byte faults.
+ * (comm: src_or_null is the task's comm, NUL-terminated.) */
+static bool ref_string(uint64_t addr, const char *src_or_null, unsigned int size,
+		       struct ekp_abi_record *rec, unsigned int *cursor, uint64_t *value)
+{
+	unsigned int len = 0;
+	bool trunc = true;
+
+	for (;;) {
+		char ch;
+
+		if (src_or_null)
+			ch = src_or_null[len];
+		else if (fake_read(NULL, addr + len, &ch, 1))
+			break;
+		if (!ch) {
+			trunc = false;
+			break;
+		}
+		if (len == size) /* the byte after `size` was only looked at */
+			break;
+		assert_true(*cursor + len < EKP_ABI_DATA); /* the compiler's promise */
+		rec->data[*cursor + len] = ch;
+		len++;
+	}
+	if (len == 0 && trunc)
+		return false;
+	*value = EKP_FETCH_STR_VALUE(*cursor, len, trunc);
+	*cursor += len;
+	return true;
+}
+
+static void ref_run(const struct ekp_abi_probe *pr, const struct ekp_abi_regs *frame,
+		    struct ekp_abi_record *rec)
+{
+	uint64_t acc = 0, written = 0;
+	unsigned int cursor = 0;
+	bool faulted = false;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->seq = 1;
+	rec->ip = pr->addr;
+	rec->nr_values = pr->nr_values;
+	assert_true(pr->nr_insns <= EKP_ABI_MAX_INSNS);
+	assert_true(pr->nr_values <= EKP_ABI_MAX_VALUES);
+	for (unsigned int i = 0; i < pr->nr_insns; i++) {
+		const struct ekp_abi_insn *in = &pr->insns[i];
+		uint8_t buf[8] = { 0 };
+		uint64_t v = 0;
+
+		assert_int_equal(in->reserved0, 0);
+		assert_int_equal(in->reserved1, 0);
+		switch (in->op) {
+		case EKP_OP_END:
+			i = pr->nr_insns;
+			break;
+		case EKP_OP_REG:
+			assert_true(in->imm >= 0 && in->imm % 8 == 0 &&
+				    (size_t)in->imm < sizeof(*frame));
+			memcpy(&acc, (const uint8_t *)frame + in->imm, 8);
+			break;
+		case EKP_OP_IMM:
+			acc = (uint64_t)in->imm;
+			break;
+		case EKP_OP_ADD:
+			acc += (uint64_t)in->imm;
+			break;
+		case EKP_OP_DEREF:
+		case EKP_OP_LOAD: {
+			unsigned int size = in->op == EKP_OP_DEREF ? 8 : in->size;
+
+			assert_true(size == 1 || size == 2 || size == 4 || size == 8);
+			if (faulted)
+				break;
+			if (fake_read(NULL, acc + (uint64_t)in->imm, buf, size)) {
+				faulted = true;
+				break;
+			}
+			for (unsigned int k = 0; k < size; k++)
+				v |= (uint64_t)buf[k] << (8 * k);
+			acc = v;
+			break;
+		}
+		case EKP_OP_STORE:
+		case EKP_OP_STRING:
+		case EKP_OP_COMM:
+			assert_true(in->slot < pr->nr_values);
+			assert_false(written & (1ull << in->slot)); /* one writer per slot */
+			written |= 1ull << in->slot;
+			if (!faulted && in->op == EKP_OP_STORE) {
+				rec->values[in->slot] = acc;
+			} else if (faulted ||
+				   !ref_string(acc + (uint64_t)in->imm,
+					       in->op == EKP_OP_COMM ? comm_of_current : NULL,
+					       in->size, rec, &cursor, &rec->values[in->slot])) {
+				rec->values[in->slot] = 0;
+				rec->fault_mask |= 1u << in->slot;
+			}
+			faulted = false;
+			break;
+		default:
+			fail_msg("bad op %u", in->op);
+		}
+	}
+	/* Every value slot was written. */
+	assert_int_equal(written, pr->nr_values == 64 ? ~0ull : (1ull << pr->nr_values) - 1);
+}
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static void resolve_fetch(struct ekp_fetch *f)
+{
+	for (; f; f = f->inner)
+		if (f->op == EKP_FETCH_MEM_SYM) {
+			f->addr = !strcmp(f->sym, "no_such_page") ? 0x1000 : SYM_ADDR;
+			f->resolved = true;
+		}
+}
+
+static struct ekp_probe *parse(const char *text)
+{
+	struct ekp_parse_error perr;
+	struct ekp_probe *p = NULL;
+
+	if (ekp_probe_parse(text, &ekp_arch_x86_64, &p, &perr) != 0)
+		fail_msg("parse '%s': col %u: %s", text, perr.column, perr.reason);
+	p->addr = 0xffffffff81000cadull;
+	p->resolved = true;
+	for (unsigned int i = 0; i < p->nr_args; i++)
+		resolve_fetch(p->args[i].fetch);
+	return p;
+}
+
+static struct ekp_regs regs_default(void)
+{
+	struct ekp_regs r = { .valid = (1ull << X86_64_NR_REGS) - 1 };
+
+	for (int i = 0; i < X86_64_NR_REGS; i++)
+		r.val[i] = 0x1111111111111111ull * (uint64_t)(i + 1);
+	r.val[X86_64_DI] = MEM_BASE + 0x200;
+	r.val[X86_64_SI] = 0xfffffffffffffffeull;
+	r.val[X86_64_SP] = MEM_BASE + 0x400;
+	r.val[X86_64_AX] = (uint64_t)-19;
+	r.val[X86_64_IP] = 0xffffffff81000cadull;
+	r.val[X86_64_CS] = 0x10;
+	r.val[X86_64_SS] = 0x18;
+	r.val[X86_64_FLAGS] = 0x246;
+	return r;
+}
+
+/* A value the way the sinks see it: on a fault nothing but err. */
+static void normalize(struct ekp_value *v)
+{
+	if (v->err) {
+		int err = v->err;
+
+		memset(v, 0, sizeof(*v));
+		v->err = err;
+		v->count = 1;
+	}
+}
+
+/*
+ * Trap engine vs jump engine for every argument of p. Strings longer than the jump engine's
+ * share of the record may end earlier (as "..."): then the shown part must be a prefix of the
+ * trap engine's string. Returns how many values were compared as truncated prefixes.
+ */
+static unsigned int compare_engines(const struct ekp_probe *p, const struct ekp_regs *regs,
+				    const struct ekp_abi_probe *prog)
+{
+	struct ekp_task task = { .known = true, .pid = 42 };
+	struct ekp_fetch_ctx ctx = { .arch = &ekp_arch_x86_64, .regs = regs,
+				     .read_mem = fake_read, .task = &task };
+	static struct ekp_value trap[EKP_MAX_ARGS], jump[EKP_MAX_ARGS];
+	struct ekp_abi_regs frame;
+	struct ekp_abi_record rec;
+	unsigned int prefixes = 0;
+
+	snprintf(task.comm, sizeof(task.comm), "%s", comm_of_current);
+	frame_from_regs(regs, &frame);
+	ref_run(prog, &frame, &rec);
+	if (ekp_fetch_from_record(p, &rec, jump))
+		fail_msg("from_record: %s", ekp_errmsg());
+	for (unsigned int i = 0; i < p->nr_args; i++) {
+		struct ekp_buf bt = { 0 }, bj = { 0 };
+
+		assert_int_equal(ekp_fetch_arg(&ctx, &p->args[i], &trap[i]), 0);
+		normalize(&trap[i]);
+		normalize(&jump[i]);
+		if (jump[i].str_truncated && !trap[i].err &&
+		    strlen(jump[i].str) < strlen(trap[i].str)) {
+			/* The jump engine's share ran out first. */
+			assert_memory_equal(jump[i].str, trap[i].str, strlen(jump[i].str));
+			prefixes++;
+			continue;
+		}
+		assert_int_equal(jump[i].err, trap[i].err);
+		assert_int_equal(jump[i].count, trap[i].count);
+		assert_memory_equal(jump[i].u, trap[i].u, sizeof(trap[i].u));
+		assert_memory_equal(jump[i].str, trap[i].str, sizeof(trap[i].str));
+		assert_int_equal(jump[i].str_truncated, trap[i].str_truncated);
+		/* And so the printed text is the same. */
+		assert_int_equal(ekp_format_value(&bt, &p->args[i], &trap[i], NULL), 0);
+		assert_int_equal(ekp_format_value(&bj, &p->args[i], &jump[i], NULL), 0);
+		assert_string_equal(bj.data, bt.data);
+		ekp_buf_free(&bt);
+		ekp_buf_free(&bj);
+	}
+	return prefixes;
+}
+
+static void compile_ok(const struct ekp_probe *p, struct ekp_abi_probe *prog)
+{
+	char why[256];
+
+	if (ekp_fetch_compile(p, &ekp_arch_x86_64, prog, why, sizeof(why)))
+		fail_msg("compile '%s': %s", p->text ? p->text : "?", why);
+}
+
+/* Parse, compile, run both engines; returns the compiled program through prog. */
+static void check_spec(const char *text, const struct ekp_regs *regs, struct ekp_abi_probe *prog)
+{
+	struct ekp_probe *p = parse(text);
+
+	compile_ok(p, prog);
+	assert_int_equal(compare_engines(p, regs, prog), 0);
+	ekp_probe_free(p);
+}
+
+static void setup_mem(void)
+{
+	uint64_t obj = MEM_BASE + 0x200, str = MEM_BASE + 0x300, sp = MEM_BASE + 0x400;
+
+	memset(mem, 0, sizeof(mem));
+	for (unsigned int i = 0; i < sizeof(mem); i++)
+		mem[i] = (uint8_t)(i * 37 + 11) | 1; /* no NULs: strings end where we say */
+	put64(obj + 0, obj + 0x40);  /* a pointer to a pointer to ... */
+	put64(obj + 0x40, obj + 0x80);
+	put64(obj + 0x80, str);
+	put64(obj + 8, str);
+	put64(obj + 16, 0x8877665544332211ull);
+	put64(obj + 24, 0x1000);     /* a pointer into nothing */
+	put_str(str, "console=ttyS0");
+	put64(sp + 0, 0xffffffff81234567ull); /* return address */
+	put64(sp + 8, 0xdead);       /* $arg7 = $stack1 */
+	put64(sp + 16, 0xfffffff0beefull); /* $arg8 */
+	put64(sp + 24, MEM_BASE + 0x300);
+	put64(SYM_ADDR, 0x0102030405060708ull);
+	put64(SYM_ADDR + 8, MEM_BASE + 0x300);
+	put64(SYM_ADDR - 8, 0xa5a5a5a5a5a5a5a5ull);
+	put_str(MEM_BASE + 0x600, "");
+	/* A string running into the end of memory (no NUL before it). */
+	memset(mem + sizeof(mem) - 5, 'z', 5);
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+/* The exact programs of a few forms. */
+static void test_programs(void **state)
+{
+	struct ekp_probe *p;
+	struct ekp_abi_probe prog;
+	const int di = (int)offsetof(struct ekp_abi_regs, di), sp = (int)offsetof(struct ekp_abi_regs, sp);
+
+	(void)state;
+	p = parse("p:g/e start_kernel a=%di s=+0(+8(%di)):string n=-8(+16(%di)):u16 "
+		  "a8=$arg8:u32 st=$stack2:s8 m=@sym+8 c=$comm i=\\-2:s32 q=\\\"q\" "
+		  "arr=+4(%si):x8[3] ret=%ip");
+	compile_ok(p, &prog);
+	assert_int_equal(prog.addr, 0xffffffff81000cadull);
+	assert_int_equal(prog.flags, EKP_PROBE_F_ACTIVE);
+	const struct { uint8_t op, size, slot; int64_t imm; } want[] = {
+		{ EKP_OP_REG, 8, 0, di }, { EKP_OP_STORE, 8, 0, 0 },            /* a */
+		{ EKP_OP_REG, 8, 0, di }, { EKP_OP_DEREF, 8, 0, 8 },
+		{ EKP_OP_STRING, EKP_ABI_DATA - 16, 1, 0 },                      /* s */
+		{ EKP_OP_REG, 8, 0, di }, { EKP_OP_DEREF, 8, 0, 16 },
+		{ EKP_OP_LOAD, 2, 2, -8 }, { EKP_OP_STORE, 8, 2, 0 },           /* n */
+		{ EKP_OP_REG, 8, 0, sp }, { EKP_OP_LOAD, 4, 3, 16 },
+		{ EKP_OP_STORE, 8, 3, 0 },                                       /* a8 */
+		{ EKP_OP_REG, 8, 0, sp }, { EKP_OP_LOAD, 1, 4, 16 },
+		{ EKP_OP_STORE, 8, 4, 0 },                                       /* st */
+		{ EKP_OP_IMM, 8, 0, (int64_t)(SYM_ADDR + 8) }, { EKP_OP_LOAD, 8, 5, 0 },
+		{ EKP_OP_STORE, 8, 5, 0 },                                       /* m */
+		{ EKP_OP_COMM, 16, 6, 0 },                                       /* c */
+		{ EKP_OP_IMM, 8, 0, -2 }, { EKP_OP_STORE, 8, 7, 0 },            /* i; q: none */
+		{ EKP_OP_REG, 8, 0, (int)offsetof(struct ekp_abi_regs, si) },
+		{ EKP_OP_LOAD, 1, 8, 4 }, { EKP_OP_STORE, 8, 8, 0 },
+		{ EKP_OP_REG, 8, 0, (int)offsetof(struct ekp_abi_regs, si) },
+		{ EKP_OP_LOAD, 1, 9, 5 }, { EKP_OP_STORE, 8, 9, 0 },
+		{ EKP_OP_REG, 8, 0, (int)offsetof(struct ekp_abi_regs, si) },
+		{ EKP_OP_LOAD, 1, 10, 6 }, { EKP_OP_STORE, 8, 10, 0 },          /* arr */
+		{ EKP_OP_REG, 8, 0, (int)offsetof(struct ekp_abi_regs, ip) },
+		{ EKP_OP_STORE, 8, 11, 0 },                                      /* ret */
+	};
+	assert_int_equal(prog.nr_values, 12);
+	assert_int_equal(prog.nr_insns, EKP_ARRAY_SIZE(want));
+	for (unsigned int i = 0; i < EKP_ARRAY_SIZE(want); i++) {
+		const struct ekp_abi_insn *in = &prog.insns[i];
+
+		if (in->op != want[i].op || in->size != want[i].size || in->slot != want[i].slot ||
+		    in->imm != want[i].imm)
+			fail_msg("insn %u: got op %u size %u slot %u imm %lld, want %u %u %u %lld", i,
+				 in->op, in->size, in->slot, (long long)in->imm, want[i].op,
+				 want[i].size, want[i].slot, (long long)want[i].imm);
+	}
+	for (unsigned int i = EKP_ARRAY_SIZE(want); i < EKP_ABI_MAX_INSNS; i++)
+		assert_int_equal(prog.insns[i].op, EKP_OP_END);
+	ekp_probe_free(p);
+
+	p = parse("r:g/r do_one_initcall rv=$retval:s32");
+	compile_ok(p, &prog);
+	assert_int_equal(prog.flags, EKP_PROBE_F_ACTIVE | EKP_PROBE_F_RETURN);
+	assert_int_equal(prog.nr_insns, 2);
+	assert_int_equal(prog.insns[0].op, EKP_OP_REG);
+	assert_int_equal(prog.insns[0].imm, offsetof(struct ekp_abi_regs, ax));
+	ekp_probe_free(p);
+}
+
+/* Every fetch-arg form, both engines, the same values. */
+static void test_engines_agree(void **state)
+{
+	static const char *const specs[] = {
+		/* registers and types */
+		"p:g/e start_kernel a=%di b=%si:s8 c=%si:u16 d=%ax:x32 e=$stack f=%ip g=%flags:u32 "
+		"h=%r15 i=%cs:u16 j=%ss k=%bp:symbol l=%di:b4@2/32 m=%si:b64@0/64 n=%r8:s64",
+		"p:g/e start_kernel %bx %cx %dx %r9 %r10 %r11 %r12 %r13 %r14 %sp %bp",
+		/* $argN in registers and on the stack, $stackN */
+		"p:g/e start_kernel $arg1 $arg2 $arg3 $arg4 $arg5 $arg6 $arg7 $arg8:u32 $arg9:s16 "
+		"$stack0 $stack1 $stack3:s16 $stack:x64 $arg30",
+		/* @ADDR, @SYM */
+		"p:g/e start_kernel a=@0xffff888000001800:u32 b=@sym+8:u64 c=@sym-8:s8 d=@sym:x16 "
+		"e=@0x10:u64 f=@no_such_page g=@0xffff888000001300:string h=@0x20:string "
+		"i=+0(@sym+8):string j=@sym:b7@3/64",
+		/* dereferences */
+		"p:g/e start_kernel a=+8(%di) b=+0(+8(%di)):string c=-8(+16(%di)):u16 "
+		"d=+0(+0(+0(%di))):string e=+4($stack2):u8 f=+0($arg7):u64 g=+0(@sym):x64 "
+		"h=+0(+24(%di))",
+		"p:g/e start_kernel i=+16(%di):b3@5/16 j=+8(+0(+24(%di))):u32 k=-0x200(%sp):s32 "
+		"l=+0(%si) m=+0(+0($stack3)):string n=-1(%di):u8 "
+		"o=+0(+0(+0(+0(+0(+0(+0(+0(%di)))))))):u8",
+		/* $comm, immediates */
+		"p:g/e start_kernel c=$comm C=$COMM i=\\42 n=\\-1:s32 x=\\0x123:x8 "
+		"s=\\0xffff888000001300:string q=\\\"hello\" e=\\0:string",
+		/* arrays, also faulting in the middle */
+		"p:g/e start_kernel a=+16(%di):u8[4] b=+0(%di):x16[3] c=+0xdff(%di):u8[2] f=+0xdfe(%di):u8[2] "
+		"d=+0xdfc(%di):u32[2] e=@sym:s8[2]",
+		/* strings: empty, running into unmapped memory, several sharing the data */
+		"p:g/e start_kernel a=@0xffff888000001600:string b=@0xffff888000001ffb:string "
+		"c=+0(+8(%di)):string d=@0xffff888000001ffe:string e=$comm f=+2(+8(%di)):string",
+		/* a return probe */
+		"r:g/r do_one_initcall rv=$retval:s32 r2=$retval sp=$stack ip=%ip:symbol",
+		"p:g/e start_kernel+4 %di +0(%di):u8",
+	};
+	struct ekp_regs regs = regs_default();
+	struct ekp_abi_probe prog;
+
+	(void)state;
+	setup_mem();
+	for (unsigned int i = 0; i < EKP_ARRAY_SIZE(specs); i++)
+		check_spec(specs[i], &regs, &prog);
+}
+
+/* A string longer than the jump engine's share ends as "..." with the same beginning. */
+static void test_long_strings(void **state)
+{
+	struct ekp_regs regs = regs_default();
+	struct ekp_probe *p = parse("p:g/e start_kernel a=+0(+8(%di)):string b=$comm "
+				    "c=@0xffff888000001300:string");
+	struct ekp_abi_probe prog;
+	char big[200];
+
+	(void)state;
+	setup_mem();
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	put_str(MEM_BASE + 0x300, big);
+	compile_ok(p, &prog);
+	/* (128 - 16) / 2 bytes each */
+	assert_int_equal(prog.insns[2].op, EKP_OP_STRING);
+	assert_int_equal(prog.insns[2].size, 56);
+	assert_int_equal(prog.insns[5].op, EKP_OP_STRING);
+	assert_int_equal(prog.insns[5].size, 56);
+	assert_int_equal(compare_engines(p, &regs, &prog), 2);
+	ekp_probe_free(p);
+
+	/* 56 characters exactly and a NUL: complete; 57: truncated. */
+	p = parse("p:g/e start_kernel a=+0(+8(%di)):string b=$comm c=@0xffff888000001300:string");
+	compile_ok(p, &prog);
+	mem[0x300 + 56] = '\0';
+	assert_int_equal(compare_engines(p, &regs, &prog), 0);
+	mem[0x300 + 56] = 'x';
+	mem[0x300 + 57] = '\0';
+	assert_int_equal(compare_engines(p, &regs, &prog), 2);
+	ekp_probe_free(p);
+}
+
+/* Random memory and registers, many rounds: the engines never disagree. */
+static void test_random_differential(void **state)
+{
+	static const char *const specs[] = {
+		"p:g/e start_kernel +0(%di):u8 +8(%di):s16 -4(+0(%di)):u32 +0(+0(+0(%si))):x64 "
+		"+0(%di):string +0(+0(%dx)):string $arg7 $arg8:s8 +2($stack1):u16 %di:b5@3/8 "
+		"+0(%cx):b12@20/32",
+		"p:g/e start_kernel +0(%di):u8[5] +0(+8(%si)):s16[4] $comm @sym:u32 @sym:string "
+		"+1(%r8):string",
+	};
+	struct ekp_probe *p[EKP_ARRAY_SIZE(specs)];
+	struct ekp_abi_probe prog[EKP_ARRAY_SIZE(specs)];
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	unsigned int prefixes = 0;
+
+	(void)state;
+	for (unsigned int i = 0; i < EKP_ARRAY_SIZE(specs); i++) {
+		p[i] = parse(specs[i]);
+		compile_ok(p[i], &prog[i]);
+	}
+	for (unsigned int round = 0; round < 3000; round++) {
+		struct ekp_regs regs = regs_default();
+
+		for (unsigned int k = 0; k < sizeof(mem); k++) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			/* Mostly small bytes and NULs, some pointer-like words. */
+			mem[k] = (rng & 7) == 0 ? 0 : (uint8_t)(rng >> 24);
+		}
+		for (unsigned int k = 0; k + 8 <= sizeof(mem); k += 8) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			if ((rng & 3) == 0)
+				put64(MEM_BASE + k, MEM_BASE + (rng >> 20) % (sizeof(mem) + 64) - 32);
+		}
+		for (int r = 0; r < X86_64_NR_REGS; r++) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			regs.val[r] = (rng & 1) ? MEM_BASE + (rng >> 20) % (sizeof(mem) + 64) - 32
+						: rng;
+		}
+		for (unsigned int i = 0; i < EKP_ARRAY_SIZE(specs); i++)
+			prefixes += compare_engines(p[i], &regs, &prog[i]);
+	}
+	for (unsigned int i = 0; i < EKP_ARRAY_SIZE(specs); i++)
+		ekp_probe_free(p[i]);
+	/* Some long strings came up, and were prefixes; the rest compared exactly. */
+	print_message("random: %u truncated-string comparisons\n", prefixes);
+}
+
+static void expect_refusal(const char *text, int err, const char *reason_part)
+{
+	struct ekp_probe *p = parse(text);
+	struct ekp_abi_probe prog;
+	char why[256];
+
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, why, sizeof(why)), err);
+	if (!strstr(why, reason_part) || !strstr(ekp_errmsg(), reason_part))
+		fail_msg("'%s': reason '%s' lacks '%s'", text, why, reason_part);
+	assert_int_equal(prog.nr_insns, 0);
+	ekp_probe_free(p);
+}
+
+static void test_refusals(void **state)
+{
+	struct ekp_probe *p;
+	struct ekp_abi_probe prog;
+	struct ekp_arch other = ekp_arch_x86_64;
+	struct ekp_parse_error perr;
+	char why[256];
+
+	(void)state;
+	expect_refusal("p:g/e start_kernel a=+0(%di):u8[20]", -E2BIG,
+		       "needs 20 values; a jump-engine record holds 16");
+	expect_refusal("p:g/e start_kernel %di %di %di %di %di %di %di %di %di %di %di %di %di "
+		       "%di %di %di %di", -E2BIG, "needs 17 values; a jump-engine record holds 16");
+	expect_refusal("p:g/e start_kernel a=+0(+0(%di)):u8[16]", -E2BIG,
+		       "needs 64 fetch instructions; a jump-engine probe holds 48");
+	expect_refusal("p:g/e start_kernel %orig_ax", -EOPNOTSUPP,
+		       "argument 1 '%orig_ax': register %orig_ax is not in the jump engine's frame");
+	expect_refusal("p:g/e start_kernel s=+0(%di):ustring", -EOPNOTSUPP, "ustring");
+	expect_refusal("p:g/e start_kernel s=+u0(%di):u32", -EOPNOTSUPP, "user-memory");
+	expect_refusal("p:g/e start_kernel $comm $comm $comm $comm $comm $comm $comm $comm $comm",
+		       -E2BIG, "9 $comm arguments need 144 bytes");
+	expect_refusal("p:g/e start_kernel $comm $comm $comm $comm $comm $comm $comm $comm "
+		       "@0x10:string", -E2BIG, "do not fit");
+	/* 16 strings fit, 8 bytes each. */
+	p = parse("p:g/e start_kernel @1:string @1:string @1:string @1:string @1:string @1:string "
+		  "@1:string @1:string @1:string @1:string @1:string @1:string @1:string @1:string "
+		  "@1:string @1:string");
+	compile_ok(p, &prog);
+	assert_int_equal(prog.insns[1].size, 8);
+	p->resolved = false;
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "not resolved"));
+	p->resolved = true;
+	other.name = "arm64";
+	assert_int_equal(ekp_fetch_compile(p, &other, &prog, why, sizeof(why)), -EOPNOTSUPP);
+	ekp_probe_free(p);
+
+	/* Parsed but never resolved. */
+	assert_int_equal(ekp_probe_parse("p:g/e start_kernel v=@sym", &ekp_arch_x86_64, &p, &perr),
+			 0);
+	p->resolved = true;
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "argument 1 'v=@sym': symbol is not resolved");
+	/* A NULL/0 why buffer is fine. */
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, 0), -EINVAL);
+	ekp_probe_free(p);
+
+	/* Exactly 48 instructions fit. 16 x (REG DEREF STORE) = 48. */
+	p = parse("p:g/e start_kernel +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) "
+		  "+0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(+0(%di))");
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, why, sizeof(why)), -E2BIG);
+	assert_string_equal(why, "needs 49 fetch instructions; a jump-engine probe holds 48");
+	ekp_probe_free(p);
+	p = parse("p:g/e start_kernel +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) "
+		  "+0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di)");
+	compile_ok(p, &prog);
+	assert_int_equal(prog.nr_insns, 48);
+	ekp_probe_free(p);
+}
+
+/* Records that do not fit the probe's program are refused, never read past. */
+static void test_bad_records(void **state)
+{
+	struct ekp_regs regs = regs_default();
+	struct ekp_probe *p = parse("p:g/e start_kernel s=+0(+8(%di)):string n=%di c=$comm");
+	struct ekp_abi_probe prog;
+	struct ekp_abi_regs frame;
+	struct ekp_abi_record rec, bad;
+	struct ekp_value v[3];
+
+	(void)state;
+	setup_mem();
+	compile_ok(p, &prog);
+	frame_from_regs(&regs, &frame);
+	ref_run(&prog, &frame, &rec);
+	assert_int_equal(ekp_fetch_from_record(p, &rec, v), 0);
+	assert_string_equal(v[0].str, "console=ttyS0");
+	assert_string_equal(v[2].str, comm_of_current);
+
+	bad = rec;
+	bad.nr_values = 2;
+	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	bad = rec;
+	bad.fault_mask = 1u << 3;
+	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	bad = rec;
+	bad.values[0] = EKP_FETCH_STR_VALUE(120, 9, 0);
+	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	bad.values[0] = EKP_FETCH_STR_VALUE(128, 0, 0); /* empty at the end: fine */
+	assert_int_equal(ekp_fetch_from_record(p, &bad, v), 0);
+	assert_string_equal(v[0].str, "");
+	bad.values[0] = EKP_FETCH_STR_VALUE(129, 0, 0);
+	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	bad.values[0] = EKP_FETCH_STR_VALUE(0, 0x7fff, 1);
+	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	bad.values[0] = 1ull << 40;
+	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	bad = rec;
+	bad.values[2] = EKP_FETCH_STR_VALUE(0, 17, 0); /* a comm longer than TASK_COMM_LEN */
+	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	/* Faults: the string faults, the comm of an unknown task is "<...>" as in the trap
+	 * engine, an integer faults. */
+	bad = rec;
+	bad.fault_mask = 7;
+	assert_int_equal(ekp_fetch_from_record(p, &bad, v), 0);
+	assert_int_equal(v[0].err, -EFAULT);
+	assert_int_equal(v[1].err, -EFAULT);
+	assert_int_equal(v[2].err, 0);
+	assert_string_equal(v[2].str, "<...>");
+	ekp_probe_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_programs),
+		cmocka_unit_test(test_engines_agree),
+		cmocka_unit_test(test_long_strings),
+		cmocka_unit_test(test_random_differential),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_bad_records),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
