@@ -17,6 +17,7 @@
 #include "ekprobe/err.h"
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
+#include "host/engine_jump.h"
 #include "host/log.h"
 #include "host/resolve.h"
 #include "host/session.h"
@@ -59,12 +60,17 @@ static const char usage_text[] =
 "\n"
 "Other:\n"
 "      --timeout MS       give up on a gdbstub or QMP exchange after MS ms (default 10000)\n"
+"      --engine ENGINE    trap (default): breakpoints held by QEMU's gdbstub, any guest;\n"
+"                         jump: 5-byte jumps into trampolines in the guest's reserved slots\n"
+"                         (needs the ekprobe guest patch and launch mode; every probe must\n"
+"                         take a jump, or nothing starts); auto: jumps where the site is\n"
+"                         safe, traps elsewhere, saying which and why for each probe\n"
 "  -v, --verbose          say more on standard error\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
-"Engine: the trap engine (breakpoints held by QEMU's gdbstub). Under TCG each hit stops the\n"
-"whole VM (about 10 ms, QEMU flushes its translated code); use it for rare probes.\n"
+"Engines: under TCG each trap hit stops the whole VM (several ms: QEMU flushes its\n"
+"translated code); jump hits cost nanoseconds and are read from a ring in guest memory.\n"
 "\n"
 "SIGINT/SIGTERM: the probes are removed, the guest resumed and the trace completed;\n"
 "in launch mode ekprobe-host then waits for QEMU to exit (a second signal terminates it).\n"
@@ -72,7 +78,10 @@ static const char usage_text[] =
 "Exit status: QEMU's in launch mode; 0 in attach mode; 1 on a run-time error; 2 on bad\n"
 "usage or a bad probe (then no guest is started). Docs: docs/usage.md, docs/probes.md.\n";
 
+enum engine_mode { ENGINE_TRAP, ENGINE_JUMP, ENGINE_AUTO };
+
 struct options {
+	enum engine_mode engine;
 	const char *symbols, *output, *vm, *qmp;
 	enum ekp_format format;
 	bool summary;
@@ -121,9 +130,103 @@ static char *default_symbols(char **qemu_argv)
 	return NULL;
 }
 
+static bool has_arg(char **argv, const char *arg)
+{
+	for (int i = 0; argv && argv[i]; i++)
+		if (!strcmp(argv[i], arg))
+			return true;
+	return false;
+}
+
+static struct ekp_probe **probe_array(struct ekp_probe_list *l)
+{
+	unsigned int n = ekp_probe_list_count(l);
+	struct ekp_probe **v = calloc(n + 1, sizeof(*v));
+
+	for (unsigned int i = 0; v && i < n; i++)
+		v[i] = ekp_probe_list_get(l, i);
+	return v;
+}
+
+static int emit_nothing(void *opaque, const struct ekp_event *ev)
+{
+	return 0;
+}
+
+static uint64_t tsc_nothing(void *opaque, uint64_t tsc)
+{
+	return tsc;
+}
+
+/*
+ * Decide each probe's engine before anything starts, and say which and why. jump: every probe
+ * must take a jump (exit 2 otherwise); auto: jumps where the site is safe, traps elsewhere.
+ */
+static int plan_engines(const struct options *o, const struct ekp_arch *arch,
+			const struct ekp_symtab *st, struct ekp_probe_list *l,
+			struct ekp_jump_engine **out)
+{
+	struct ekp_probe **v;
+	struct ekp_jump_config jc;
+	unsigned int n = ekp_probe_list_count(l), refused = 0;
+	int err;
+
+	*out = NULL;
+	if (o->engine == ENGINE_TRAP)
+		return 0;
+	if (o->vm) {
+		if (o->engine == ENGINE_JUMP) {
+			ekp_error("--engine jump needs launch mode: the ring is read through guest RAM "
+				  "that ekprobe-host shares with the QEMU it starts");
+			return -EINVAL;
+		}
+		ekp_info("attach mode: every probe uses the trap engine (jumps need launch mode)");
+		return 0;
+	}
+	v = probe_array(l);
+	if (!v)
+		return -ENOMEM;
+	jc = (struct ekp_jump_config){ .arch = arch, .st = st, .probes = v, .nr_probes = n,
+				       .emit = emit_nothing, .tsc_to_ns = tsc_nothing };
+	err = ekp_jump_engine_new(&jc, out);
+	if (err) {
+		if (o->engine == ENGINE_JUMP)
+			ekp_error("--engine jump: %s", ekp_errmsg());
+		else
+			ekp_info("every probe uses the trap engine: %s", ekp_errmsg());
+		*out = NULL;
+		/* v stays referenced by nothing: free it */
+		free(v);
+		return o->engine == ENGINE_JUMP ? err : 0;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		char why[512];
+		const struct ekp_probe *p = v[i];
+
+		if (!ekp_jump_plan(*out, i, why, sizeof(why))) {
+			ekp_info("%s/%s: jump engine", p->group, p->event);
+			continue;
+		}
+		refused++;
+		if (o->engine == ENGINE_JUMP)
+			ekp_error("%s:%u: %s/%s: cannot take a jump: %s", p->file ? p->file : "-p",
+				  p->line, p->group, p->event, why);
+		else
+			ekp_info("%s/%s: trap engine (%s)", p->group, p->event, why);
+	}
+	if (o->engine == ENGINE_JUMP && refused) {
+		ekp_jump_engine_free(*out);
+		*out = NULL;
+		free(v);
+		return -EINVAL;
+	}
+	/* The engine keeps pointers to the probes array for the whole run. */
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT };
+	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT, OPT_ENGINE };
 	static const struct option longopts[] = {
 		{ "probe", required_argument, NULL, 'p' },
 		{ "probes", required_argument, NULL, OPT_PROBES },
@@ -134,6 +237,7 @@ int main(int argc, char **argv)
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "summary", no_argument, NULL, OPT_SUMMARY },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "engine", required_argument, NULL, OPT_ENGINE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -145,6 +249,7 @@ int main(int argc, char **argv)
 	struct ekp_symtab *st = NULL;
 	unsigned int nr_cmdline = 0;
 	char *auto_symbols = NULL;
+	struct ekp_jump_engine *jump = NULL;
 	struct ekp_sink sink;
 	FILE *out = stdout;
 	uint64_t v;
@@ -187,6 +292,16 @@ int main(int argc, char **argv)
 						   optarg);
 			o.timeout_ms = (int)v;
 			break;
+		case OPT_ENGINE:
+			if (!strcmp(optarg, "trap"))
+				o.engine = ENGINE_TRAP;
+			else if (!strcmp(optarg, "jump"))
+				o.engine = ENGINE_JUMP;
+			else if (!strcmp(optarg, "auto"))
+				o.engine = ENGINE_AUTO;
+			else
+				return usage_error("--engine %s: expected trap, jump or auto", optarg);
+			break;
 		case 'v': ekp_verbose++; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("ekprobe-host %s\n", EKPROBE_VERSION); return 0;
@@ -218,6 +333,9 @@ int main(int argc, char **argv)
 		ekp_error("%s", ekp_errmsg());
 		return EXIT_USAGE;
 	}
+	err = plan_engines(&o, arch, st, probes, &jump);
+	if (err)
+		return EXIT_USAGE;
 	if (o.output && !(out = fopen(o.output, "w"))) {
 		ekp_error("%s: %s", o.output, strerror(errno));
 		return EXIT_USAGE;
@@ -228,6 +346,7 @@ int main(int argc, char **argv)
 	struct ekp_session_config cfg = {
 		.arch = arch, .st = st, .probes = probes, .sink = &sink, .summary = o.summary,
 		.qemu_argv = o.qemu_argv, .vm = o.vm, .qmp_path = o.qmp, .timeout_ms = o.timeout_ms,
+		.jump = jump, .icount = has_arg(o.qemu_argv, "-icount"),
 	};
 	status = ekp_session_run(&cfg);
 	if (status < 0) {
@@ -239,6 +358,7 @@ int main(int argc, char **argv)
 		ekp_error("%s: %s", o.output, strerror(errno));
 		status = 1;
 	}
+	ekp_jump_engine_free(jump);
 	ekp_symtab_free(st);
 	ekp_probe_list_free(probes);
 	free(auto_symbols);

@@ -11,6 +11,7 @@
 
 #include "ekprobe/err.h"
 #include "host/engine_trap.h"
+#include "host/guestmem.h"
 #include "host/launch.h"
 #include "host/log.h"
 #include "host/session.h"
@@ -27,6 +28,15 @@ struct session {
 	struct ekp_target target;
 	bool have_target;
 	struct ekp_trap_engine *engine;
+	struct ekp_probe **trap_probes;  /* the probes the trap engine holds */
+	unsigned int *trap_index;        /* probe index -> trap engine index, or ~0u */
+	unsigned int nr_trap;
+	struct ekp_jump_engine *jump;
+	uint64_t jump_arm_pa;            /* the jump engine's arming breakpoint, until armed */
+	uint64_t tsc_hz;                 /* guest TSC ticks per second */
+	struct ekp_guestmem ram;         /* guest RAM, shared with QEMU (jump engine) */
+	char **argv_owned;               /* the QEMU command line with the RAM backend */
+	size_t argv_ours;                /* argv_owned[argv_ours..] are strdup'ed by us */
 	struct ekp_task_layout tasks;
 	struct ekp_probe **probes;
 	unsigned int nr_probes;
@@ -139,13 +149,81 @@ static int connect_vm(struct session *s, const char *vm)
 	return 0;
 }
 
+/*
+ * The jump engine reads its ring from guest RAM while the guest runs: QEMU keeps RAM in a
+ * memfd shared with us. The user's -m (default 128 MiB) becomes that backend's size.
+ */
+/* -M/-machine q35 (any version): QEMU splits RAM at 2 GiB there, at 3 GiB on pc. */
+static bool machine_is_q35(char *const *argv)
+{
+	for (size_t i = 0; argv[i] && argv[i + 1]; i++)
+		if ((!strcmp(argv[i], "-M") || !strcmp(argv[i], "-machine")) &&
+		    (!strncmp(argv[i + 1], "q35", 3) || strstr(argv[i + 1], "type=q35") ||
+		     strstr(argv[i + 1], "pc-q35")))
+			return true;
+	return false;
+}
+
+static int qemu_argv_with_ram(struct session *s, char *const *argv, uint64_t *ram)
+{
+	struct ekp_guestmem_args ga;
+	const char *m = NULL;
+	size_t n = 0, k = 0;
+	int err;
+
+	for (n = 0; argv[n]; n++) {
+		if (strstr(argv[n], "memory-backend"))
+			return ekp_err(EINVAL, "the QEMU command line sets a memory backend already; "
+				       "the jump engine needs its own (drop it, or use --engine trap)");
+		if (!strcmp(argv[n], "-m") && argv[n + 1])
+			m = argv[n + 1];
+	}
+	*ram = EKP_QEMU_DEFAULT_RAM;
+	if (m && (err = ekp_guestmem_parse_size(m, ram)))
+		return ekp_err_prefix(err, "-m %s: ", m);
+	err = ekp_guestmem_qemu_args(*ram, &ga);
+	if (err)
+		return err;
+	s->argv_owned = calloc(n + ga.argc + 1, sizeof(char *));
+	if (!s->argv_owned)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(argv[i], "-m") && argv[i + 1]) {
+			i++;
+			continue;
+		}
+		s->argv_owned[k++] = argv[i];
+	}
+	s->argv_ours = k;
+	for (unsigned int i = 0; i < ga.argc; i++)
+		if (!(s->argv_owned[k++] = strdup(ga.argv[i])))
+			return -ENOMEM;
+	return 0;
+}
+
+static void *guest_ptr(void *opaque, uint64_t pa, size_t len)
+{
+	struct session *s = opaque;
+
+	return ekp_guestmem_ptr(&s->ram, pa, len);
+}
+
 static int start(struct session *s)
 {
 	bool prelaunch = false;
 	int err;
 
 	if (s->cfg->qemu_argv) {
-		err = ekp_qemu_launch(s->cfg->qemu_argv, 10000, &s->qemu);
+		char *const *argv = s->cfg->qemu_argv;
+		uint64_t ram = 0;
+
+		if (s->jump) {
+			err = qemu_argv_with_ram(s, argv, &ram);
+			if (err)
+				return err;
+			argv = s->argv_owned;
+		}
+		err = ekp_qemu_launch(argv, 10000, &s->qemu);
 		if (err)
 			return err;
 		s->launched = true;
@@ -155,6 +233,13 @@ static int start(struct session *s)
 		if (!prelaunch)
 			return ekp_err(EPROTO, "QEMU is not holding the guest before its first "
 				       "instruction (status is not prelaunch)");
+		if (s->jump) {
+			err = ekp_guestmem_open(&s->ram, s->qemu.pid, ram,
+						ekp_guestmem_default_below_4g(machine_is_q35(s->cfg->qemu_argv), ram));
+			if (err)
+				return ekp_err_prefix(err, "mapping guest RAM: ");
+			ekp_jump_set_ram(s->jump, guest_ptr, s);
+		}
 		char vm[160];
 
 		snprintf(vm, sizeof(vm), "unix:%s", s->qemu.gdb_path);
@@ -188,6 +273,28 @@ static int arm(struct session *s)
 	int err;
 
 	ekp_task_layout_init(&s->tasks, s->cfg->st);
+	s->trap_probes = calloc(s->nr_probes + 1, sizeof(*s->trap_probes));
+	s->trap_index = calloc(s->nr_probes + 1, sizeof(*s->trap_index));
+	if (!s->trap_probes || !s->trap_index)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < s->nr_probes; i++) {
+		s->trap_index[i] = ~0u;
+		if (ekp_jump_planned(s->jump, i))
+			continue;
+		s->trap_index[i] = s->nr_trap;
+		s->trap_probes[s->nr_trap++] = s->probes[i];
+	}
+	tc.probes = s->trap_probes;
+	tc.nr_probes = s->nr_trap;
+	if (s->jump) {
+		s->jump_arm_pa = ekp_jump_arm_addr(s->jump);
+		if (!s->jump_arm_pa)
+			return ekp_err(ENOENT, "no kernel entry (_text) to arm the jump engine at");
+		err = rsp_insert_break(s->rsp, 0, s->jump_arm_pa, 1, s->cfg->timeout_ms);
+		s->target.round_trips++;
+		if (err)
+			return ekp_err_prefix(err, "arming breakpoint for the jump engine: ");
+	}
 	err = ekp_trap_engine_new(&tc, &s->engine);
 	if (err)
 		return ekp_err(-err, "creating the trap engine: %s", strerror(-err));
@@ -196,8 +303,13 @@ static int arm(struct session *s)
 		return err;
 	s->armed = true;
 	s->rt_armed = s->target.round_trips;
-	ekp_info("armed %u probe%s (trap engine) before resuming the guest", s->nr_probes,
-		 s->nr_probes == 1 ? "" : "s");
+	if (s->jump)
+		ekp_info("armed %u trap probe%s; %u jump probe%s go in when the kernel is in place, "
+			 "before its first instruction", s->nr_trap, s->nr_trap == 1 ? "" : "s",
+			 ekp_jump_nr_planned(s->jump), ekp_jump_nr_planned(s->jump) == 1 ? "" : "s");
+	else
+		ekp_info("armed %u probe%s (trap engine) before resuming the guest", s->nr_probes,
+			 s->nr_probes == 1 ? "" : "s");
 	return 0;
 }
 
@@ -209,6 +321,13 @@ static int detach(struct session *s)
 	if (s->armed)
 		err = ekp_trap_disarm(s->engine);
 	s->armed = false;
+	if (s->jump && ekp_jump_armed(s->jump)) {
+		ekp_jump_drain(s->jump);
+		err2 = ekp_jump_disarm(s->jump, &s->target);
+		err = err ? err : err2;
+		if (!err2)
+			ekp_info("jump sites restored (original bytes read back)");
+	}
 	err2 = rsp_detach(s->rsp, s->cfg->timeout_ms);
 	return err ? err : err2;
 }
@@ -233,6 +352,93 @@ static int handle_signal(struct session *s)
 	return 0;
 }
 
+static uint64_t host_tsc(void)
+{
+#if defined(__x86_64__)
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+#else
+	return 0;
+#endif
+}
+
+/*
+ * A record's guest TSC as guest run time. Under TCG the guest TSC is the host's TSC with the
+ * time the VM was stopped taken out, counted from reset (the guest's start): it runs at the
+ * host TSC rate, or at 1 GHz (virtual nanoseconds) under -icount.
+ */
+static uint64_t tsc_to_ns(void *opaque, uint64_t tsc)
+{
+	struct session *s = opaque;
+
+	if (!s->tsc_hz)
+		return 0;
+	return (uint64_t)((unsigned __int128)tsc * 1000000000u / s->tsc_hz);
+}
+
+/* Host TSC rate, measured over the time it took to start QEMU and arm (hundreds of ms). */
+static void measure_tsc(struct session *s, uint64_t t0_ns, uint64_t tsc0)
+{
+	uint64_t dt = mono_ns() - t0_ns, dtsc = host_tsc() - tsc0;
+
+	if (s->cfg->icount)
+		s->tsc_hz = 1000000000u;
+	else if (dt > 1000000)
+		s->tsc_hz = (uint64_t)((unsigned __int128)dtsc * 1000000000u / dt);
+}
+
+static int read_pc(struct session *s, uint64_t *pc)
+{
+	const struct ekp_target_reg *m = &s->target.map[s->cfg->arch->pc_reg];
+	uint8_t raw[8] = { 0 };
+	int err;
+
+	err = rsp_read_reg(s->rsp, (unsigned int)m->regnum, raw, m->size < 8 ? m->size : 8,
+			   s->cfg->timeout_ms);
+	s->target.round_trips++;
+	if (err)
+		return ekp_err_prefix(err, "reading the PC: ");
+	*pc = 0;
+	for (int i = 0; i < 8; i++)
+		*pc |= (uint64_t)raw[i] << (8 * i);
+	return 0;
+}
+
+/* The stop at the kernel's entry, after the decompressor: put the jumps in. */
+static int maybe_arm_jumps(struct session *s)
+{
+	uint64_t pc = 0;
+	int err;
+
+	if (!s->jump || ekp_jump_armed(s->jump) || !s->jump_arm_pa)
+		return 0;
+	err = read_pc(s, &pc);
+	if (err || pc != s->jump_arm_pa)
+		return err;
+	err = ekp_jump_arm(s->jump, &s->target);
+	if (err)
+		return err;
+	err = rsp_remove_break(s->rsp, 0, s->jump_arm_pa, 1, s->cfg->timeout_ms);
+	s->target.round_trips++;
+	s->jump_arm_pa = 0;
+	if (err)
+		return ekp_err_prefix(err, "removing the jump engine's arming breakpoint: ");
+	ekp_debug("jump probes armed at the kernel's entry");
+	return 0;
+}
+
+static int drain_jumps(struct session *s)
+{
+	int n;
+
+	if (!s->jump || !ekp_jump_armed(s->jump))
+		return 0;
+	n = ekp_jump_drain(s->jump);
+	return n < 0 ? n : 0;
+}
+
 /* Run the guest until it exits or we are asked to stop. */
 static int run(struct session *s)
 {
@@ -246,11 +452,19 @@ static int run(struct session *s)
 	for (;;) {
 		struct pollfd p[2] = { { rsp_fd(s->rsp), POLLIN, 0 }, { s->sigfd, POLLIN, 0 } };
 
-		if (poll(p, 2, -1) < 0) {
+		/* With jump probes, read their ring every 10 ms while the guest runs. */
+		int ready = poll(p, 2, s->jump && ekp_jump_armed(s->jump) ? 10 : -1);
+
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			return ekp_err(errno, "poll: %s", strerror(errno));
 		}
+		err = drain_jumps(s);
+		if (err)
+			return err;
+		if (ready == 0)
+			continue;
 		if (p[1].revents & POLLIN) {
 			err = handle_signal(s);
 			if (err)
@@ -265,11 +479,20 @@ static int run(struct session *s)
 		if (err)
 			return ekp_err_prefix(err, "waiting for the guest: ");
 		if (stop.kind == 'W' || stop.kind == 'X') {
+			err = drain_jumps(s);
+			if (err)
+				return err;
 			snprintf(s->end, sizeof(s->end), "guest exited");
 			s->t_end = s->stop_began;
 			s->armed = false;
 			return 0;
 		}
+		err = maybe_arm_jumps(s);
+		if (err)
+			return err;
+		err = drain_jumps(s); /* records made before this stop come first */
+		if (err)
+			return err;
 		ours = ekp_trap_handle_stop(s->engine, &stop);
 		if (ours < 0)
 			return ours;
@@ -290,9 +513,12 @@ static int run(struct session *s)
 			return err;
 	}
 gone:
-	/* QEMU closed the connection: it is exiting. */
+	/* QEMU closed the connection: it is exiting. Its RAM stays mapped: read the last records. */
 	s->t_end = mono_ns();
 	s->armed = false;
+	err = drain_jumps(s);
+	if (err)
+		return err;
 	snprintf(s->end, sizeof(s->end), "guest exited");
 	return 0;
 }
@@ -306,13 +532,22 @@ static int write_summary(struct session *s)
 	if (!stats)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < s->nr_probes; i++) {
+		unsigned int t = s->trap_index ? s->trap_index[i] : i;
+
 		stats[i].probe = s->probes[i];
-		stats[i].engine = "trap";
-		stats[i].hits = s->engine ? ekp_trap_hits(s->engine, i) : 0;
-		stats[i].unmatched = s->engine ? ekp_trap_pending(s->engine, i) : 0;
+		if (ekp_jump_planned(s->jump, i)) {
+			stats[i].engine = "jump";
+			stats[i].hits = ekp_jump_hits(s->jump, i);
+		} else {
+			stats[i].engine = "trap";
+			stats[i].hits = s->engine ? ekp_trap_hits(s->engine, t) : 0;
+			stats[i].unmatched = s->engine ? ekp_trap_pending(s->engine, t) : 0;
+		}
 		sum.total_hits += stats[i].hits;
 	}
 	sum.stops = s->engine ? ekp_trap_stops(s->engine) : 0;
+	sum.lost = ekp_jump_lost(s->jump);
+	sum.invalid = ekp_jump_invalid(s->jump);
 	sum.round_trips = s->have_target ? s->target.round_trips - s->rt_armed : 0;
 	if (s->t_start && s->t_end >= s->t_start) {
 		sum.wall_ns = s->t_end - s->t_start;
@@ -356,11 +591,19 @@ static void teardown(struct session *s)
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	free(s->probes);
+	free(s->trap_probes);
+	free(s->trap_index);
+	if (s->ram.base)
+		ekp_guestmem_close(&s->ram);
+	for (size_t i = s->argv_ours; s->argv_owned && s->argv_owned[i]; i++)
+		free(s->argv_owned[i]);
+	free(s->argv_owned);
 }
 
 int ekp_session_run(const struct ekp_session_config *cfg)
 {
-	struct session s = { .cfg = cfg, .sigfd = -1 };
+	struct session s = { .cfg = cfg, .sigfd = -1, .jump = cfg->jump };
+	uint64_t t0 = mono_ns(), tsc0 = host_tsc();
 	int err, status = 0;
 
 	s.nr_probes = ekp_probe_list_count(cfg->probes);
@@ -372,6 +615,10 @@ int ekp_session_run(const struct ekp_session_config *cfg)
 	err = setup_signals(&s);
 	err = err ? err : start(&s);
 	err = err ? err : arm(&s);
+	if (!err && s.jump) {
+		measure_tsc(&s, t0, tsc0);
+		ekp_jump_set_output(s.jump, emit_event, tsc_to_ns, &s);
+	}
 	err = err ? err : run(&s);
 	if (err && s.rsp && s.armed) {
 		/* Leave no breakpoint behind even when something failed. */

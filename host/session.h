@@ -12,6 +12,7 @@
 #include "ekprobe/arch.h"
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
+#include "host/engine_jump.h"
 #include "host/sink.h"
 
 struct ekp_session_config {
@@ -24,6 +25,9 @@ struct ekp_session_config {
 	const char *vm;         /* attach mode: "gdb:HOST:PORT" or "unix:PATH" */
 	const char *qmp_path;   /* attach mode, optional */
 	int timeout_ms;         /* for each protocol exchange */
+	/* Probes planned on the jump engine (the others go to the trap engine), or NULL. */
+	struct ekp_jump_engine *jump;
+	bool icount;            /* QEMU runs with -icount: guest TSC counts virtual ns */
 };
 
 /* Returns the process exit status to use (QEMU's in launch mode), or negative errno with a

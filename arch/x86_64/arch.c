@@ -70,6 +70,7 @@ const struct ekp_arch ekp_arch_x86_64 = {
 	.return_addr_location = x86_64_return_addr_location,
 	.early_alias = x86_64_early_alias,
 	.early_end_sym = "x86_64_start_kernel", /* initial_code, reached by lretq from head_64.S */
+	.head_text_last_sym = "early_setup_idt", /* last of .head.text in 6.1 (head_64.S, head64.c) */
 	.percpu_base = x86_64_percpu_base,
 	.is_kernel_addr = x86_64_is_kernel_addr,
 	.in_kernel_mode = x86_64_in_kernel_mode,

@@ -56,6 +56,9 @@ struct ekp_arch {
 	 * code runs at an early alias, so alias breakpoints can go (they cost QEMU a scan of its
 	 * breakpoint list on every translation-block lookup). */
 	const char *early_end_sym;
+	/* The last function of the head text (code linked first in .text that runs at its
+	 * physical address): [_text, its end) cannot take jumps into trampolines. */
+	const char *head_text_last_sym;
 	/*
 	 * The per-CPU base the kernel uses to find `current` (x86_64: GS base): 0 and *base, or
 	 * -ENODATA when it is not set up yet (very early boot).
