@@ -4,6 +4,7 @@
 # Runs, interleaved over BENCH_ROUNDS rounds (default 2):
 #   base       the unprobed boot
 #   ekprobe    ekprobe-host's trap engine on the bench probes
+#   jump       its jump engine on the same probes (when the kernel has the guest patch)
 #   gdb        gdb (Debian's) with a dprintf on each of the same functions
 #   ekprobe+50 / gdb+50   the same with 50 more probes on functions that never run in this boot
 # and reports wall time, hits, and cost per hit = (wall - base wall) / hits, plus ratios.
@@ -56,8 +57,8 @@ run_base() { # -> wall
 	echo "$t1 - $t0" | bc -l
 }
 
-run_ekprobe() { # run_ekprobe IDLE(0|1) -> "wall hits idle_hits"
-	local args=() f t0 t1
+run_ekprobe() { # run_ekprobe IDLE(0|1) [ENGINE] -> "wall hits idle_hits round_trips"
+	local args=(--engine "${2:-trap}") f t0 t1
 	for f in $FUNCS; do args+=(-p "p:bench/$f $f"); done
 	if [ "$1" = 1 ]; then while read -r f; do args+=(-p "p:idle/$f $f"); done < "$work/idle"; fi
 	t0=$(now)
@@ -101,6 +102,9 @@ run_gdb() { # run_gdb IDLE(0|1) -> "wall hits"
 }
 
 declare -A wall hits rts
+# The jump engine needs the ekprobe guest patch in the kernel (docs/guest.md).
+have_jump=0
+grep -q ' ekprobe_desc$' "$SYSMAP" && have_jump=1
 add() { wall[$1]=$(echo "${wall[$1]:-0} + $2" | bc -l); hits[$1]=$(( ${hits[$1]:-0} + $3 )); }
 idle_fired=0
 for r in $(seq "$rounds"); do
@@ -108,6 +112,10 @@ for r in $(seq "$rounds"); do
 	add base "$(run_base)" 0
 	echo "bench: round $r/$rounds: ekprobe trap engine (7 probes)..." >&2
 	read -r w h i rt < <(run_ekprobe 0); add ekprobe "$w" "$h"; rts[ekprobe]=$(( ${rts[ekprobe]:-0} + rt ))
+	if [ "$have_jump" = 1 ]; then
+		echo "bench: round $r/$rounds: ekprobe jump engine (7 probes)..." >&2
+		read -r w h i rt < <(run_ekprobe 0 jump); add jump "$w" "$h"
+	fi
 	echo "bench: round $r/$rounds: gdb dprintf (7 probes)..." >&2
 	read -r w h < <(run_gdb 0); add gdb "$w" "$h"
 	echo "bench: round $r/$rounds: ekprobe + 50 idle probes..." >&2
@@ -121,7 +129,9 @@ base=$(echo "${wall[base]} / $rounds" | bc -l)
 printf '\nekprobe bench: %s rounds, probes on: %s\n' "$rounds" "$FUNCS"
 printf '%-12s %10s %8s %14s %12s\n' run "wall (s)" hits "cost/hit (ms)" "x unprobed"
 declare -A cph
-for k in base ekprobe gdb ekprobe+50 gdb+50; do
+runs="base ekprobe gdb ekprobe+50 gdb+50"
+[ "$have_jump" = 1 ] && runs="base ekprobe jump gdb ekprobe+50 gdb+50"
+for k in $runs; do
 	w=$(echo "${wall[$k]} / $rounds" | bc -l)
 	h=$(( ${hits[$k]} / rounds ))
 	if [ "$h" -gt 0 ]; then cph[$k]=$(echo "($w - $base) * 1000 / $h" | bc -l); else cph[$k]=0; fi
@@ -132,6 +142,14 @@ printf '  ekprobe cost/hit / gdb cost/hit            %6.2f\n' "$(echo "${cph[ekp
 printf '  ekprobe+50 cost/hit / ekprobe cost/hit     %6.2f\n' "$(echo "${cph[ekprobe+50]} / ${cph[ekprobe]}" | bc -l)"
 printf '  gdb+50 cost/hit / gdb cost/hit             %6.2f\n' "$(echo "${cph[gdb+50]} / ${cph[gdb]}" | bc -l)"
 printf '  idle probes that fired (must be 0)         %6d\n' "$idle_fired"
+if [ "$have_jump" = 1 ]; then
+	printf '  jump-engine boot / unprobed boot           %6.3f  (target <= 1.05)\n' \
+		"$(echo "${wall[jump]} / ${wall[base]}" | bc -l)"
+	printf '  jump hits / trap hits                      %6.3f\n' \
+		"$(echo "${hits[jump]} / ${hits[ekprobe]}" | bc -l)"
+else
+	echo "  (no jump engine: the kernel has no ekprobe guest patch)"
+fi
 printf '\nekprobe'"'"'s own work per hit (gdbstub round trips after arming / hits):\n'
 printf '  ekprobe     %6.2f\n' "$(echo "${rts[ekprobe]} / ${hits[ekprobe]}" | bc -l)"
 printf '  ekprobe+50  %6.2f\n' "$(echo "${rts[ekprobe+50]} / ${hits[ekprobe+50]}" | bc -l)"
