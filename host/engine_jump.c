@@ -159,6 +159,17 @@ int ekp_jump_plan(struct ekp_jump_engine *e, unsigned int i, char *why, size_t w
 		return refuse(why, whylen, err, ekp_errmsg());
 	if (ekp_kpatch_check(e->kpatch, j, jp->plan.displaced_len, why, whylen))
 		return -EBUSY;
+	/* One trampoline per site: it calls the guest for one probe only (yet). */
+	for (unsigned int k = 0; k < e->cfg.nr_probes; k++) {
+		const struct jump_probe *o = &e->jp[k];
+
+		if (!o->planned || j >= o->plan.jump_addr + o->plan.displaced_len ||
+		    o->plan.jump_addr >= j + jp->plan.displaced_len)
+			continue;
+		snprintf(why, whylen, "its jump site overlaps the one of %s/%s (one probe per jump "
+			 "site for now)", e->cfg.probes[k]->group, e->cfg.probes[k]->event);
+		return -EBUSY;
+	}
 	if (ekp_fetch_compile(p, e->cfg.arch, &jp->prog, why, whylen))
 		return -EOPNOTSUPP;
 	size = (x86_64_trampoline_size(&jp->plan) + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1);
