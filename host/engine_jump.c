@@ -212,34 +212,34 @@ uint64_t ekp_jump_arm_addr(const struct ekp_jump_engine *e)
 	return pa;
 }
 
-static int write_pa(struct ekp_target *t, const struct ekp_jump_engine *e, uint64_t va,
-		    const void *buf, size_t len)
+/* Guest memory at a kernel-image VA, through QEMU at its physical address. */
+static int access_pa(struct ekp_target *t, const struct ekp_jump_engine *e, uint64_t va,
+		     void *buf, size_t len, bool write)
 {
 	uint64_t pa;
 	int err = va_to_pa(e, va, &pa);
 
 	if (err)
 		return err;
-	err = rsp_write_mem(t->rsp, pa, buf, len, t->timeout_ms);
+	err = write ? rsp_write_mem(t->rsp, pa, buf, len, t->timeout_ms)
+		    : rsp_read_mem(t->rsp, pa, buf, len, t->timeout_ms);
 	t->round_trips++;
 	if (err)
-		return ekp_err_prefix(err, "writing guest memory at 0x%" PRIx64 ": ", va);
+		return ekp_err_prefix(err, "%s guest memory at 0x%" PRIx64 ": ",
+				      write ? "writing" : "reading", va);
 	return 0;
+}
+
+static int write_pa(struct ekp_target *t, const struct ekp_jump_engine *e, uint64_t va,
+		    const void *buf, size_t len)
+{
+	return access_pa(t, e, va, (void *)buf, len, true);
 }
 
 static int read_pa(struct ekp_target *t, const struct ekp_jump_engine *e, uint64_t va, void *buf,
 		   size_t len)
 {
-	uint64_t pa;
-	int err = va_to_pa(e, va, &pa);
-
-	if (err)
-		return err;
-	err = rsp_read_mem(t->rsp, pa, buf, len, t->timeout_ms);
-	t->round_trips++;
-	if (err)
-		return ekp_err_prefix(err, "reading guest memory at 0x%" PRIx64 ": ", va);
-	return 0;
+	return access_pa(t, e, va, buf, len, false);
 }
 
 static int phys_mode(struct ekp_target *t, bool on)
