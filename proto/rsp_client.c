@@ -35,7 +35,6 @@
 
 #define RSP_RETRIES          3     /* resends of a packet the stub answered with '-' */
 #define RSP_QUEUE            8     /* packets received while waiting for an ack */
-#define RSP_DRAIN_MS         100   /* how long the handshake waits for QEMU's stop on connect */
 #define RSP_DEFAULT_PKTSIZE  1024u /* until qSupported says otherwise */
 #define RSP_MIN_PKTSIZE      64u
 #define RSP_MAX_PKTSIZE      (1u << 20)
@@ -581,21 +580,21 @@ static int rsp_parse_supported(struct rsp_client *c, const struct ekp_buf *r)
 
 int rsp_handshake(struct rsp_client *c, int timeout_ms, bool *was_running)
 {
-	int64_t deadline = rsp_deadline(timeout_ms), drain = rsp_deadline(RSP_DRAIN_MS);
+	int64_t deadline = rsp_deadline(timeout_ms);
 	static const char qsupported[] = "qSupported:multiprocess+;vContSupported+";
 	struct ekp_buf r = { 0 };
 	struct rsp_frame f;
 	bool stopped = false;
 	int err;
 
-	if (deadline >= 0 && deadline < drain)
-		drain = deadline;
 	/*
-	 * QEMU stops a running VM when a client connects and sends "T02thread:01;" unasked.
-	 * Take it (and anything else already pending) now, so it is not mistaken for a reply.
+	 * QEMU stops a running VM when a client connects and sends "T02thread:01;" unasked,
+	 * before it reads anything from the client: it always comes ahead of the reply to
+	 * qSupported. Take what is already here now, without waiting (a VM held at -S sends
+	 * nothing), and any stop that still comes before the reply below.
 	 */
 	for (;;) {
-		err = rsp_rx_frame(c, &f, stopped ? rsp_deadline(0) : drain);
+		err = rsp_rx_frame(c, &f, rsp_deadline(0));
 		if (err == -ETIMEDOUT)
 			break;
 		if (err)
