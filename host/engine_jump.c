@@ -16,11 +16,25 @@
 
 #define SLOT_ALIGN 16
 
+/*
+ * A jump site: one jump, one slot, one trampoline, for every planned probe at one address (they
+ * have the same jump address and displaced bytes). Its trampoline calls the guest once per
+ * probe, entry probes first (a return probe rewrites the return address on the stack, which an
+ * entry probe's $stack fetches should see as it was), each kind in planning order. Slots are
+ * laid out one after the other in site order; a slot's size depends on how many probes share
+ * it, so the layout is redone (and checked) whenever a probe is planned.
+ */
+struct jump_site {
+	uint64_t addr;              /* the probes' address (the frame's ip) */
+	struct x86_64_jump_plan plan;
+	uint64_t slot;              /* VA of its trampoline */
+	unsigned int nr;            /* probes sharing it */
+	unsigned int probes[X86_64_JUMP_MAX_SITE_PROBES]; /* cfg indices, in call order */
+};
+
 struct jump_probe {
 	bool planned;
 	unsigned int table_index;   /* index in the guest's probe table */
-	uint64_t slot;              /* VA of its trampoline */
-	struct x86_64_jump_plan plan;
 	struct ekp_abi_probe prog;
 	uint64_t hits;
 };
@@ -30,7 +44,8 @@ struct ekp_jump_engine {
 	struct ekp_kpatch *kpatch;
 	uint64_t desc_addr;
 	struct ekp_abi_desc desc;
-	uint64_t slot_next;
+	struct jump_site *sites;
+	unsigned int nr_sites;
 	struct jump_probe *jp;
 	unsigned int nr_table;
 	unsigned int *table_to_probe;
@@ -80,12 +95,12 @@ int ekp_jump_engine_new(const struct ekp_jump_config *cfg, struct ekp_jump_engin
 	if (err)
 		goto fail;
 	e->jp = calloc(cfg->nr_probes + 1, sizeof(*e->jp));
+	e->sites = calloc(cfg->nr_probes + 1, sizeof(*e->sites));
 	e->table_to_probe = calloc(e->desc.max_probes + 1, sizeof(*e->table_to_probe));
-	if (!e->jp || !e->table_to_probe) {
+	if (!e->jp || !e->sites || !e->table_to_probe) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	e->slot_next = e->desc.slots;
 	/* Head text: from the entry to the end of the arch's last identity-mapped function. */
 	if (cfg->arch->head_text_last_sym && !ekp_symtab_lookup(cfg->st, "_text", &sym) &&
 	    !ekp_symtab_lookup(cfg->st, cfg->arch->head_text_last_sym, &last) &&
@@ -106,6 +121,7 @@ void ekp_jump_engine_free(struct ekp_jump_engine *e)
 		return;
 	ekp_kpatch_free(e->kpatch);
 	free(e->jp);
+	free(e->sites);
 	free(e->table_to_probe);
 	free(e);
 }
@@ -116,19 +132,84 @@ static int refuse(char *why, size_t n, int err, const char *msg)
 	return err < 0 ? err : -err;
 }
 
-int ekp_jump_plan(struct ekp_jump_engine *e, unsigned int i, char *why, size_t whylen)
+/* The probe indices a site's trampoline calls the guest for, in call order. */
+static size_t site_indices(const struct ekp_jump_engine *e, const struct jump_site *js,
+			   uint32_t idx[X86_64_JUMP_MAX_SITE_PROBES])
 {
-	const struct ekp_probe *p = e->cfg.probes[i];
-	struct jump_probe *jp = &e->jp[i];
+	for (unsigned int k = 0; k < js->nr; k++)
+		idx[k] = e->jp[js->probes[k]].table_index;
+	return js->nr;
+}
+
+static uint64_t slot_bytes(const struct jump_site *js)
+{
+	return (x86_64_trampoline_size(&js->plan, js->nr) + SLOT_ALIGN - 1) &
+	       ~(uint64_t)(SLOT_ALIGN - 1);
+}
+
+/* Where the next new site's slot would go. */
+static uint64_t slots_end(const struct ekp_jump_engine *e)
+{
+	const struct jump_site *last = e->nr_sites ? &e->sites[e->nr_sites - 1] : NULL;
+
+	return last ? last->slot + slot_bytes(last) : e->desc.slots;
+}
+
+/*
+ * Lay the slots of all sites out from the start of the slot area, in site order, with the
+ * sites' present membership; check that they fit, that each trampoline builds at its slot
+ * (reach of hit_entry, the relocated copy, the jump back) and that each jump reaches it.
+ * Only then are the slot addresses stored: on an error nothing changed.
+ */
+static int layout_slots(struct ekp_jump_engine *e, char *why, size_t whylen)
+{
+	const uint64_t end = e->desc.slots + e->desc.slots_size;
+	uint8_t tramp[X86_64_JUMP_SLOT_SIZE], jmp[X86_64_JUMP_LEN];
+	uint32_t idx[X86_64_JUMP_MAX_SITE_PROBES];
+	uint64_t at = e->desc.slots;
+	size_t len;
+	int err;
+
+	for (unsigned int s = 0; s < e->nr_sites; s++) {
+		const struct jump_site *js = &e->sites[s];
+		uint64_t size = slot_bytes(js);
+
+		if (size > end - at)
+			return refuse(why, whylen, ENOSPC, "the guest's slot area is full");
+		err = x86_64_build_trampoline(&js->plan, at, e->desc.hit_entry, idx,
+					      site_indices(e, js, idx), tramp, sizeof(tramp), &len);
+		if (!err)
+			err = x86_64_encode_jmp5(js->plan.jump_addr, at, jmp);
+		if (err)
+			return refuse(why, whylen, err, ekp_errmsg());
+		at += size;
+	}
+	at = e->desc.slots;
+	for (unsigned int s = 0; s < e->nr_sites; s++) {
+		e->sites[s].slot = at;
+		at += slot_bytes(&e->sites[s]);
+	}
+	return 0;
+}
+
+static struct jump_site *site_at(struct ekp_jump_engine *e, uint64_t addr)
+{
+	for (unsigned int s = 0; s < e->nr_sites; s++)
+		if (e->sites[s].addr == addr)
+			return &e->sites[s];
+	return NULL;
+}
+
+/* Plan a new jump site for probe p (not yet added to e->sites) into *js. */
+static int plan_site(struct ekp_jump_engine *e, const struct ekp_probe *p, struct jump_site *js,
+		     char *why, size_t whylen)
+{
 	struct x86_64_jump_site site = { 0 };
 	struct ekp_sym sym;
 	uint8_t *code;
 	uint64_t off, j;
-	size_t size;
 	int err;
 
-	if (e->nr_table >= e->desc.max_probes)
-		return refuse(why, whylen, ENOSPC, "the guest's probe table is full (max_probes)");
 	if (p->addr >= e->head_start && p->addr < e->head_end)
 		return refuse(why, whylen, EOPNOTSUPP, "head text runs at its physical address "
 			      "before the kernel mapping exists; trampolines need that mapping");
@@ -152,32 +233,92 @@ int ekp_jump_plan(struct ekp_jump_engine *e, unsigned int i, char *why, size_t w
 	site.func_size = sym.size;
 	site.jump_addr = j;
 	site.probe_addr = p->addr;
-	site.slot_addr = e->slot_next;
-	err = x86_64_jump_plan(&site, &jp->plan);
+	site.slot_addr = slots_end(e); /* where its slot goes (layout_slots() re-checks) */
+	err = x86_64_jump_plan(&site, &js->plan);
 	free(code);
 	if (err)
 		return refuse(why, whylen, err, ekp_errmsg());
-	if (ekp_kpatch_check(e->kpatch, j, jp->plan.displaced_len, why, whylen))
+	if (ekp_kpatch_check(e->kpatch, j, js->plan.displaced_len, why, whylen))
 		return -EBUSY;
-	/* One trampoline per site: it calls the guest for one probe only (yet). */
-	for (unsigned int k = 0; k < e->cfg.nr_probes; k++) {
-		const struct jump_probe *o = &e->jp[k];
+	/* Probes at other addresses whose displaced bytes overlap: two jumps cannot both hold
+	 * (and one trampoline has one frame ip, the probe address). */
+	for (unsigned int s = 0; s < e->nr_sites; s++) {
+		const struct jump_site *o = &e->sites[s];
+		const struct ekp_probe *op = e->cfg.probes[o->probes[0]];
+		char at[128];
 
-		if (!o->planned || j >= o->plan.jump_addr + o->plan.displaced_len ||
-		    o->plan.jump_addr >= j + jp->plan.displaced_len)
+		if (j >= o->plan.jump_addr + o->plan.displaced_len ||
+		    o->plan.jump_addr >= j + js->plan.displaced_len)
 			continue;
-		snprintf(why, whylen, "its jump site overlaps the one of %s/%s (one probe per jump "
-			 "site for now)", e->cfg.probes[k]->group, e->cfg.probes[k]->event);
+		if (!op->sym)
+			snprintf(at, sizeof(at), "0x%" PRIx64, op->addr);
+		else if (op->offset)
+			snprintf(at, sizeof(at), "%s+0x%" PRIx64, op->sym, op->offset);
+		else
+			snprintf(at, sizeof(at), "%s", op->sym);
+		snprintf(why, whylen, "its jump site (%s, %u bytes) overlaps the one of %s/%s (a probe "
+			 "at %s: %s, %u bytes); only probes at the same address share a jump site",
+			 js->plan.where, js->plan.displaced_len, op->group, op->event, at,
+			 o->plan.where, o->plan.displaced_len);
 		return -EBUSY;
+	}
+	js->addr = p->addr;
+	return 0;
+}
+
+int ekp_jump_plan(struct ekp_jump_engine *e, unsigned int i, char *why, size_t whylen)
+{
+	const struct ekp_probe *p;
+	struct jump_probe *jp;
+	struct jump_site *js;
+	bool new_site;
+	unsigned int pos;
+	int err;
+
+	if (i >= e->cfg.nr_probes)
+		return refuse(why, whylen, EINVAL, "no such probe");
+	p = e->cfg.probes[i];
+	jp = &e->jp[i];
+	if (jp->planned)
+		return 0;
+	if (e->nr_table >= e->desc.max_probes)
+		return refuse(why, whylen, ENOSPC, "the guest's probe table is full (max_probes)");
+	js = site_at(e, p->addr);
+	new_site = !js;
+	if (new_site) {
+		js = &e->sites[e->nr_sites]; /* nr_sites < nr_probes: at most one per probe */
+		memset(js, 0, sizeof(*js));
+		err = plan_site(e, p, js, why, whylen);
+		if (err)
+			return err;
+	} else if (js->nr >= X86_64_JUMP_MAX_SITE_PROBES) {
+		snprintf(why, whylen, "%u probes already share its jump site (%s), the most one "
+			 "trampoline calls the guest for", js->nr, js->plan.where);
+		return -ENOSPC;
 	}
 	if (ekp_fetch_compile(p, e->cfg.arch, &jp->prog, why, whylen))
 		return -EOPNOTSUPP;
-	size = (x86_64_trampoline_size(&jp->plan) + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1);
-	if (e->slot_next + size > e->desc.slots + e->desc.slots_size)
-		return refuse(why, whylen, ENOSPC, "the guest's slot area is full");
-	jp->slot = e->slot_next;
-	e->slot_next += size;
+
+	/* Join the site (entry probes before return probes), lay the slots out again. */
 	jp->table_index = e->nr_table;
+	pos = js->nr;
+	if (p->kind != EKP_PROBE_RETURN)
+		while (pos && e->cfg.probes[js->probes[pos - 1]]->kind == EKP_PROBE_RETURN)
+			pos--;
+	memmove(&js->probes[pos + 1], &js->probes[pos], (js->nr - pos) * sizeof(js->probes[0]));
+	js->probes[pos] = i;
+	js->nr++;
+	if (new_site)
+		e->nr_sites++;
+	err = layout_slots(e, why, whylen);
+	if (err) {
+		memmove(&js->probes[pos], &js->probes[pos + 1],
+			(js->nr - pos - 1) * sizeof(js->probes[0]));
+		js->nr--;
+		if (new_site)
+			e->nr_sites--;
+		return err;
+	}
 	e->table_to_probe[e->nr_table++] = i;
 	jp->planned = true;
 	return 0;
@@ -253,7 +394,8 @@ static int phys_mode(struct ekp_target *t, bool on)
 
 static int arm_all(struct ekp_jump_engine *e, struct ekp_target *t)
 {
-	uint8_t tramp[512], live[X86_64_JUMP_MAX_DISPLACED], jmp[X86_64_JUMP_LEN];
+	uint8_t tramp[X86_64_JUMP_SLOT_SIZE], live[X86_64_JUMP_MAX_DISPLACED], jmp[X86_64_JUMP_LEN];
+	uint32_t idx[X86_64_JUMP_MAX_SITE_PROBES];
 	const uint64_t one = 1;
 	size_t len;
 	int err;
@@ -269,32 +411,34 @@ static int arm_all(struct ekp_jump_engine *e, struct ekp_target *t)
 			       &jp->prog, sizeof(jp->prog));
 		if (err)
 			return err;
-		err = x86_64_build_trampoline(&jp->plan, jp->slot, e->desc.hit_entry, jp->table_index,
-					      tramp, sizeof(tramp), &len);
+	}
+	for (unsigned int s = 0; s < e->nr_sites; s++) {
+		const struct jump_site *js = &e->sites[s];
+
+		err = x86_64_build_trampoline(&js->plan, js->slot, e->desc.hit_entry, idx,
+					      site_indices(e, js, idx), tramp, sizeof(tramp), &len);
 		if (err)
-			return ekp_err_prefix(err, "trampoline for %s: ", jp->plan.where);
-		err = write_pa(t, e, jp->slot, tramp, len);
+			return ekp_err_prefix(err, "trampoline for %s: ", js->plan.where);
+		err = write_pa(t, e, js->slot, tramp, len);
 		if (err)
 			return err;
 	}
 	err = write_pa(t, e, e->desc_addr + offsetof(struct ekp_abi_desc, enabled), &one, sizeof(one));
 	if (err)
 		return err;
-	for (unsigned int i = 0; i < e->cfg.nr_probes; i++) {
-		struct jump_probe *jp = &e->jp[i];
+	for (unsigned int s = 0; s < e->nr_sites; s++) {
+		const struct jump_site *js = &e->sites[s];
 
-		if (!jp->planned)
-			continue;
-		err = read_pa(t, e, jp->plan.jump_addr, live, jp->plan.displaced_len);
+		err = read_pa(t, e, js->plan.jump_addr, live, js->plan.displaced_len);
 		if (err)
 			return err;
-		if (memcmp(live, jp->plan.orig, jp->plan.displaced_len))
+		if (memcmp(live, js->plan.orig, js->plan.displaced_len))
 			return ekp_err(EIO, "%s: the guest's bytes differ from the vmlinux's: is "
-				       "--symbols the kernel QEMU boots?", jp->plan.where);
-		err = x86_64_encode_jmp5(jp->plan.jump_addr, jp->slot, jmp);
+				       "--symbols the kernel QEMU boots?", js->plan.where);
+		err = x86_64_encode_jmp5(js->plan.jump_addr, js->slot, jmp);
 		if (err)
 			return err;
-		err = write_pa(t, e, jp->plan.jump_addr, jmp, sizeof(jmp));
+		err = write_pa(t, e, js->plan.jump_addr, jmp, sizeof(jmp));
 		if (err)
 			return err;
 	}
@@ -330,17 +474,15 @@ int ekp_jump_disarm(struct ekp_jump_engine *e, struct ekp_target *t)
 	err = phys_mode(t, true);
 	if (err)
 		return err;
-	for (unsigned int i = 0; i < e->cfg.nr_probes; i++) {
-		struct jump_probe *jp = &e->jp[i];
+	for (unsigned int s = 0; s < e->nr_sites; s++) {
+		const struct jump_site *js = &e->sites[s];
 
-		if (!jp->planned)
-			continue;
-		err = write_pa(t, e, jp->plan.jump_addr, jp->plan.orig, jp->plan.displaced_len);
+		err = write_pa(t, e, js->plan.jump_addr, js->plan.orig, js->plan.displaced_len);
 		if (!err)
-			err = read_pa(t, e, jp->plan.jump_addr, back, jp->plan.displaced_len);
-		if (!err && memcmp(back, jp->plan.orig, jp->plan.displaced_len))
+			err = read_pa(t, e, js->plan.jump_addr, back, js->plan.displaced_len);
+		if (!err && memcmp(back, js->plan.orig, js->plan.displaced_len))
 			err = ekp_err(EIO, "%s: original bytes did not read back after restoring",
-				      jp->plan.where);
+				      js->plan.where);
 		if (err && !first)
 			first = err;
 	}

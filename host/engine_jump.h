@@ -2,8 +2,9 @@
 /*
  * The jump engine: exit-less probes. Before the kernel's first instruction (at a stop on the
  * physical address of its entry, after the decompressor has written the kernel in place) the
- * host writes, through QEMU, a trampoline per probe into the guest's reserved slots, the
- * probes' fetch programs into the guest's probe table, and a 5-byte jump at each probe site.
+ * host writes, through QEMU, a trampoline per jump site into the guest's reserved slots, the
+ * probes' fetch programs into the guest's probe table, and a 5-byte jump at each site. Probes
+ * at the same address share a site (one trampoline calling the guest once per probe).
  * Hits are recorded by the guest into a ring in its memory, which the host reads through a
  * shared mapping of guest RAM while the guest runs: no VM exit per hit.
  *

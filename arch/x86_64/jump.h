@@ -4,16 +4,20 @@
  * 5-byte `jmp rel32` at an address J inside a function, and build the trampoline it jumps to.
  * No I/O: the caller reads the function's bytes, chooses J and the slot, writes the results.
  *
- * A trampoline slot holds, in order:
+ * A trampoline slot for n probe indices (1..X86_64_JUMP_MAX_SITE_PROBES: the probes that share
+ * one jump site) holds, in order:
  *   1. the save sequence: a struct ekp_abi_regs frame pushed in pt_regs order (ss 0x18, the
- *      probe site's sp, pushfq, cs 0x10, ip = the probe address, orig_ax = probe index, then
- *      di si dx cx ax r8 r9 r10 r11 bx bp r12 r13 r14 r15);
- *   2. %rdi = frame, %rbx = frame (callee-saved), %rsp aligned down to 16, %esi = index,
- *      `call hit_entry` (rel32);
+ *      probe site's sp, pushfq, cs 0x10, ip = the probe address, orig_ax = the first probe
+ *      index, then di si dx cx ax r8 r9 r10 r11 bx bp r12 r13 r14 r15);
+ *   2. %rdi = frame, %rbx = frame (callee-saved), %rsp aligned down to 16, %esi = the first
+ *      index, `call hit_entry` (rel32);
+ *   2'. for each further index (n - 1 times, X86_64_JUMP_CALL_LEN bytes each): `mov %rbx,%rdi;
+ *      mov $index,%esi; call hit_entry`: the same frame, %rsp still 16-aligned, in the order
+ *      the indices were given;
  *   3. %rsp = %rbx, every general register popped from the frame (a change the handler made
  *      to the frame takes effect), cs/ip/orig_ax skipped, popfq from the frame, sp/ss
  *      skipped: %rsp is the probe site's again (not reloaded from the frame);
- *   4. the displaced instructions, relocated (X86_64_JUMP_COPY_OFFSET from the slot start);
+ *   4. the displaced instructions, relocated (X86_64_JUMP_COPY_OFFSET(n) from the slot start);
  *   5. `jmp J + displaced_len`, unless the copy ended with ret or an unconditional jmp.
  * It pushes below the probe site's %rsp: fine in the kernel (-mno-red-zone).
  *
@@ -34,11 +38,19 @@
 #define X86_64_JUMP_MAX_INSNS 5          /* displaced instructions: each >= 1 byte */
 #define X86_64_JUMP_MAX_DISPLACED 19     /* last one starts before J + 5, is <= 15 bytes */
 #define X86_64_JUMP_MAX_COPY 40          /* relocated copy: rel8 branches grow by 4 */
-#define X86_64_JUMP_COPY_OFFSET 117      /* the copy's offset in the slot */
+#define X86_64_JUMP_MAX_SITE_PROBES 16   /* probe indices one trampoline calls the guest for */
+#define X86_64_JUMP_CALL_LEN 13          /* a further call: mov %rbx,%rdi; mov $i,%esi; call */
+/* The copy's offset in a slot whose trampoline calls the guest for n (>= 1) probe indices:
+ * 117 bytes of frame, first call and restore, plus X86_64_JUMP_CALL_LEN per further index. */
+#define X86_64_JUMP_COPY_OFFSET(n) (117 + X86_64_JUMP_CALL_LEN * ((n) - 1))
 #define X86_64_KERNEL_CS 0x10            /* __KERNEL_CS */
 #define X86_64_KERNEL_DS 0x18            /* __KERNEL_DS */
-/* Bytes a slot needs for any plan (rounded up to 16); x86_64_trampoline_size() is exact. */
-#define X86_64_JUMP_SLOT_SIZE 176
+/* Bytes a slot needs for any plan with n probe indices (rounded up to 16: 176 for one);
+ * x86_64_trampoline_size() is exact. */
+#define X86_64_JUMP_SLOT_BYTES(n) \
+	((X86_64_JUMP_COPY_OFFSET(n) + X86_64_JUMP_MAX_COPY + X86_64_JUMP_LEN + 15) / 16 * 16)
+/* Bytes a slot needs for any plan and any number of indices (a big enough buffer). */
+#define X86_64_JUMP_SLOT_SIZE X86_64_JUMP_SLOT_BYTES(X86_64_JUMP_MAX_SITE_PROBES)
 
 /* Where control must not land inside the displaced bytes, or which bytes must not be moved. */
 struct x86_64_jump_busy {
@@ -129,7 +141,8 @@ int x86_64_encode_jmp5(uint64_t from, uint64_t to, uint8_t out[X86_64_JUMP_LEN])
  * or J is not an instruction start; -ENOSPC fewer than 5 bytes from J to the function's end;
  * -EOPNOTSUPP an instruction that cannot run elsewhere, or an indirect jump in the function;
  * -EBUSY a branch or entry into the displaced bytes, int3 (a breakpoint?), a busy range;
- * -ERANGE the slot too far for the jmp or a relocated operand.
+ * -ERANGE the slot too far for the jmp or a relocated operand (checked for a one-index
+ * trampoline; x86_64_build_trampoline() re-checks for more).
  */
 int x86_64_jump_plan(const struct x86_64_jump_site *site, struct x86_64_jump_plan *plan);
 
@@ -140,16 +153,20 @@ int x86_64_jump_plan(const struct x86_64_jump_site *site, struct x86_64_jump_pla
 int x86_64_jump_relocate(const struct x86_64_jump_plan *plan, uint64_t copy_addr, uint8_t *out,
 			 size_t outlen, size_t *len);
 
-/* Exact bytes x86_64_build_trampoline() writes for this plan. */
-size_t x86_64_trampoline_size(const struct x86_64_jump_plan *plan);
+/* Exact bytes x86_64_build_trampoline() writes for this plan with nr_indices probe indices
+ * (0 when nr_indices is not 1..X86_64_JUMP_MAX_SITE_PROBES). */
+size_t x86_64_trampoline_size(const struct x86_64_jump_plan *plan, size_t nr_indices);
 
 /*
- * Write the trampoline for plan at slot_addr (normally plan->slot_addr; another address is
- * re-checked) into buf: 0 and *len, -ENOSPC (buflen too small), -ERANGE (hit_entry, the
- * jump back or a relocated operand out of reach), -EINVAL.
+ * Write the trampoline for plan at slot_addr (normally plan->slot_addr; another address, or a
+ * copy moved by more than one index, is re-checked) into buf. It calls hit_entry once for
+ * each of indices[0..nr_indices) in that order, with the same frame; the frame's orig_ax is
+ * indices[0]. 0 and *len, -ENOSPC (buflen too small), -ERANGE (hit_entry, the jump back or a
+ * relocated operand out of reach), -EINVAL (bad arguments, nr_indices not
+ * 1..X86_64_JUMP_MAX_SITE_PROBES).
  */
 int x86_64_build_trampoline(const struct x86_64_jump_plan *plan, uint64_t slot_addr,
-			    uint64_t hit_entry, uint32_t probe_index, uint8_t *buf, size_t buflen,
-			    size_t *len);
+			    uint64_t hit_entry, const uint32_t *indices, size_t nr_indices,
+			    uint8_t *buf, size_t buflen, size_t *len);
 
 #endif

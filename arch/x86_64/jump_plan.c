@@ -697,19 +697,20 @@ int x86_64_jump_plan(const struct x86_64_jump_site *site, struct x86_64_jump_pla
 	if (err)
 		goto out;
 
-	/* Reach: J -> slot, the relocated copy, the jump back. */
+	/* Reach: J -> slot, the relocated copy, the jump back. copy_len does not depend on where
+	 * the copy is; more indices move it, and x86_64_build_trampoline() re-checks then. */
 	if (x86_64_encode_jmp5(site->jump_addr, site->slot_addr, jmp)) {
 		err = site_err(&x, ERANGE, "the slot at 0x%" PRIx64 " is beyond rel32 reach",
 			       site->slot_addr);
 		goto out;
 	}
-	err = x86_64_jump_relocate(plan, site->slot_addr + X86_64_JUMP_COPY_OFFSET, copy,
+	err = x86_64_jump_relocate(plan, site->slot_addr + X86_64_JUMP_COPY_OFFSET(1), copy,
 				   sizeof(copy), &copy_len);
 	if (err)
 		goto out;
 	plan->copy_len = (uint32_t)copy_len;
 	if (plan->falls_through &&
-	    x86_64_encode_jmp5(site->slot_addr + X86_64_JUMP_COPY_OFFSET + copy_len,
+	    x86_64_encode_jmp5(site->slot_addr + X86_64_JUMP_COPY_OFFSET(1) + copy_len,
 			       site->jump_addr + plan->displaced_len, jmp)) {
 		err = site_err(&x, ERANGE, "the jump back from the slot at 0x%" PRIx64 " is beyond "
 			       "rel32 reach", site->slot_addr);

@@ -15,6 +15,9 @@
 _Static_assert(sizeof(struct ekp_abi_regs) == 21 * 8, "pt_regs layout");
 _Static_assert(offsetof(struct ekp_abi_regs, orig_ax) == 15 * 8, "pt_regs layout");
 _Static_assert(offsetof(struct ekp_abi_regs, ss) == 20 * 8, "pt_regs layout");
+_Static_assert(X86_64_JUMP_SLOT_BYTES(1) == 176, "slot size for one index");
+_Static_assert(X86_64_JUMP_SLOT_SIZE >= X86_64_JUMP_COPY_OFFSET(X86_64_JUMP_MAX_SITE_PROBES) +
+	       X86_64_JUMP_MAX_COPY + X86_64_JUMP_LEN, "slot size for the most indices");
 
 /* to - (from + insn_len) as rel32, or false. Unsigned arithmetic: no overflow UB. */
 static bool rel32(uint64_t from_end, uint64_t to, int32_t *out)
@@ -136,9 +139,12 @@ int x86_64_jump_relocate(const struct x86_64_jump_plan *plan, uint64_t copy_addr
 	return 0;
 }
 
-size_t x86_64_trampoline_size(const struct x86_64_jump_plan *plan)
+size_t x86_64_trampoline_size(const struct x86_64_jump_plan *plan, size_t nr_indices)
 {
-	return X86_64_JUMP_COPY_OFFSET + plan->copy_len + (plan->falls_through ? X86_64_JUMP_LEN : 0);
+	if (!nr_indices || nr_indices > X86_64_JUMP_MAX_SITE_PROBES)
+		return 0;
+	return X86_64_JUMP_COPY_OFFSET(nr_indices) + plan->copy_len +
+	       (plan->falls_through ? X86_64_JUMP_LEN : 0);
 }
 
 /* push a 64-bit value with a fixed-size encoding: push $lo (sign-extended); movl $hi, 4(%rsp) */
@@ -152,9 +158,25 @@ static void emit_push64(struct emit *e, uint64_t v)
 	emit32(e, (uint32_t)(v >> 32));
 }
 
+/* mov $index, %esi; call hit_entry (rel32 from where it is emitted) */
+static int emit_call(struct emit *e, const struct x86_64_jump_plan *plan, uint64_t slot_addr,
+		     uint64_t hit_entry, uint32_t index)
+{
+	int32_t rel;
+
+	emit1(e, 0xbe);
+	emit32(e, index);
+	if (!rel32(slot_addr + e->len + 5, hit_entry, &rel))
+		return ekp_err(ERANGE, "jump site at %s: hit_entry 0x%" PRIx64 " is beyond rel32 "
+			       "reach of the slot at 0x%" PRIx64, plan->where, hit_entry, slot_addr);
+	emit1(e, 0xe8);
+	emit32(e, (uint32_t)rel);
+	return 0;
+}
+
 int x86_64_build_trampoline(const struct x86_64_jump_plan *plan, uint64_t slot_addr,
-			    uint64_t hit_entry, uint32_t probe_index, uint8_t *buf, size_t buflen,
-			    size_t *len)
+			    uint64_t hit_entry, const uint32_t *indices, size_t nr_indices,
+			    uint8_t *buf, size_t buflen, size_t *len)
 {
 	/* ss, then the probe site's sp: push %rsp stores sp - 8, fixed once flags are saved. */
 	static const uint8_t head[] = {
@@ -183,27 +205,36 @@ int x86_64_build_trampoline(const struct x86_64_jump_plan *plan, uint64_t slot_a
 		0x9d,					/* popfq */
 		0x48, 0x8d, 0x64, 0x24, 0x10,		/* lea 16(%rsp), %rsp		(sp ss) */
 	};
+	static const uint8_t reload_frame[] = {
+		0x48, 0x89, 0xdf,			/* mov %rbx, %rdi		(frame) */
+	};
 	uint8_t tmp[X86_64_JUMP_SLOT_SIZE];
 	struct emit e = { tmp, 0, sizeof(tmp), false };
 	size_t copy_len = 0;
 	int32_t rel;
 	int err;
 
-	if (!plan || !buf || !len || plan->nr_insns > X86_64_JUMP_MAX_INSNS)
+	_Static_assert(sizeof(reload_frame) + 10 == X86_64_JUMP_CALL_LEN, "further call length");
+
+	if (!plan || !buf || !len || !indices || plan->nr_insns > X86_64_JUMP_MAX_INSNS)
 		return ekp_err(EINVAL, "building a trampoline: bad arguments");
+	if (!nr_indices || nr_indices > X86_64_JUMP_MAX_SITE_PROBES)
+		return ekp_err(EINVAL, "building a trampoline: %zu probe indices (1 to %d)",
+			       nr_indices, X86_64_JUMP_MAX_SITE_PROBES);
 	emit(&e, head, sizeof(head));
 	emit_push64(&e, plan->probe_addr);			/* ip */
-	emit_push64(&e, probe_index);				/* orig_ax */
+	emit_push64(&e, indices[0]);				/* orig_ax */
 	emit(&e, save, sizeof(save));
-	emit1(&e, 0xbe);					/* mov $index, %esi */
-	emit32(&e, probe_index);
-	if (!rel32(slot_addr + e.len + 5, hit_entry, &rel))
-		return ekp_err(ERANGE, "jump site at %s: hit_entry 0x%" PRIx64 " is beyond rel32 "
-			       "reach of the slot at 0x%" PRIx64, plan->where, hit_entry, slot_addr);
-	emit1(&e, 0xe8);					/* call hit_entry */
-	emit32(&e, (uint32_t)rel);
+	/* The hit entry keeps %rbx (C ABI) and leaves %rsp as it found it: 16-aligned again. */
+	for (size_t k = 0; k < nr_indices; k++) {
+		if (k)
+			emit(&e, reload_frame, sizeof(reload_frame));
+		err = emit_call(&e, plan, slot_addr, hit_entry, indices[k]);
+		if (err)
+			return err;
+	}
 	emit(&e, restore, sizeof(restore));
-	if (e.overflow || e.len != X86_64_JUMP_COPY_OFFSET)
+	if (e.overflow || e.len != X86_64_JUMP_COPY_OFFSET(nr_indices))
 		return ekp_err(EINVAL, "building a trampoline: internal layout error");
 
 	err = x86_64_jump_relocate(plan, slot_addr + e.len, tmp + e.len, sizeof(tmp) - e.len,

@@ -28,6 +28,9 @@
 #define ADDR 0xffffffff81000000ull
 #define SLOT 0xffffffff81800000ull
 
+/* One probe index, as x86_64_build_trampoline()'s indices and count. */
+#define IDX1(x) ((const uint32_t[]){ (x) }), 1
+
 static void put32(uint8_t *p, uint32_t v)
 {
 	memcpy(p, &v, 4); /* little-endian host */
@@ -199,11 +202,17 @@ static void test_fentry_jmp5(void **state)
 	assert_int_equal(get32(out + 1), 0x1b);
 }
 
-/* The trampoline decodes linearly with a boundary at the copy and at its end. */
+/* The trampoline for n indices decodes linearly with a boundary at the copy and at its end. */
+static void check_decodes_n(const uint8_t *t, size_t len, uint64_t slot, size_t n)
+{
+	assert_int_equal(x86_64_insn_boundaries(t, len, slot, slot + X86_64_JUMP_COPY_OFFSET(n)),
+			 0);
+	assert_int_equal(x86_64_insn_boundaries(t, len, slot, slot + len), 0);
+}
+
 static void check_decodes(const uint8_t *t, size_t len, uint64_t slot)
 {
-	assert_int_equal(x86_64_insn_boundaries(t, len, slot, slot + X86_64_JUMP_COPY_OFFSET), 0);
-	assert_int_equal(x86_64_insn_boundaries(t, len, slot, slot + len), 0);
+	check_decodes_n(t, len, slot, 1);
 }
 
 static void test_plan_t1(void **state)
@@ -228,10 +237,10 @@ static void test_plan_t1(void **state)
 	assert_string_equal(p.insns[0].text, "movq %rsp, 0xff0(%rip)");
 	assert_string_equal(p.where, "f+0x9");
 	assert_memory_equal(p.orig, code + T1_J, 7);
-	assert_int_equal(x86_64_trampoline_size(&p), X86_64_JUMP_COPY_OFFSET + 7 + 5);
+	assert_int_equal(x86_64_trampoline_size(&p, 1), X86_64_JUMP_COPY_OFFSET(1) + 7 + 5);
 
-	assert_int_equal(x86_64_build_trampoline(&p, SLOT, hit, 3, tr, sizeof(tr), &len), 0);
-	assert_int_equal(len, x86_64_trampoline_size(&p));
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, hit, IDX1(3), tr, sizeof(tr), &len), 0);
+	assert_int_equal(len, x86_64_trampoline_size(&p, 1));
 	check_decodes(tr, len, SLOT);
 	/* The frame: ss, sp, flags, cs, ip (low, high), orig_ax (low, high). */
 	assert_memory_equal(tr, ((const uint8_t[]){ 0x6a, 0x18, 0x54, 0x9c, 0x48, 0x83, 0x44, 0x24,
@@ -246,33 +255,114 @@ static void test_plan_t1(void **state)
 	assert_int_equal(tr[76], 0xe8);
 	assert_int_equal(SLOT + 81 + (uint64_t)(int64_t)get32(tr + 77), hit);
 	/* The copy: same opcode, disp re-aimed at the cell. */
-	c = SLOT + X86_64_JUMP_COPY_OFFSET;
-	assert_memory_equal(tr + X86_64_JUMP_COPY_OFFSET, code + T1_J, 3);
-	assert_int_equal(c + 7 + (uint64_t)(int64_t)get32(tr + X86_64_JUMP_COPY_OFFSET + 3), cell);
+	c = SLOT + X86_64_JUMP_COPY_OFFSET(1);
+	assert_memory_equal(tr + X86_64_JUMP_COPY_OFFSET(1), code + T1_J, 3);
+	assert_int_equal(c + 7 + (uint64_t)(int64_t)get32(tr + X86_64_JUMP_COPY_OFFSET(1) + 3),
+			 cell);
 	/* Jump back to J + 7. */
 	assert_int_equal(tr[len - 5], 0xe9);
 	assert_int_equal(SLOT + len + (uint64_t)(int64_t)get32(tr + len - 4), ADDR + T1_J + 7);
 
 	/* Another slot: re-relocated. */
-	assert_int_equal(x86_64_build_trampoline(&p, SLOT + 0x10000, hit, 3, tr, sizeof(tr), &len), 0);
-	assert_int_equal(SLOT + 0x10000 + X86_64_JUMP_COPY_OFFSET + 7 +
-			 (uint64_t)(int64_t)get32(tr + X86_64_JUMP_COPY_OFFSET + 3), cell);
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT + 0x10000, hit, IDX1(3), tr, sizeof(tr),
+						 &len), 0);
+	assert_int_equal(SLOT + 0x10000 + X86_64_JUMP_COPY_OFFSET(1) + 7 +
+			 (uint64_t)(int64_t)get32(tr + X86_64_JUMP_COPY_OFFSET(1) + 3), cell);
 	/* Too small a buffer, hit_entry out of reach. */
-	assert_int_equal(x86_64_build_trampoline(&p, SLOT, hit, 3, tr, len - 1, &len), -ENOSPC);
-	assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x90000000ull, 3, tr, sizeof(tr),
-						 &len), -ERANGE);
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, hit, IDX1(3), tr, len - 1, &len),
+			 -ENOSPC);
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x90000000ull, IDX1(3), tr,
+						 sizeof(tr), &len), -ERANGE);
 	assert_non_null(strstr(ekp_errmsg(), "hit_entry"));
 	/* A slot from which the cell is out of disp32 reach. */
-	assert_int_equal(x86_64_build_trampoline(&p, cell + 0x80000000ull, hit, 3, tr, sizeof(tr),
-						 &len), -ERANGE);
+	assert_int_equal(x86_64_build_trampoline(&p, cell + 0x80000000ull, hit, IDX1(3), tr,
+						 sizeof(tr), &len), -ERANGE);
+}
+
+/*
+ * Several probes at one site: the trampoline for n indices is the one for the first index
+ * with, after its call, `mov %rbx,%rdi; mov $idx,%esi; call hit` per further index; the
+ * restore and the copy move by X86_64_JUMP_CALL_LEN per further index.
+ */
+static void test_tramp_multi(void **state)
+{
+	uint8_t code[sizeof(t1)], tr1[X86_64_JUMP_SLOT_SIZE], tr[X86_64_JUMP_SLOT_SIZE];
+	uint64_t cell = ADDR + 0x1000, hit = ADDR + 0x2000;
+	uint32_t idx[X86_64_JUMP_MAX_SITE_PROBES + 1];
+	static const size_t ns[] = { 2, 3, X86_64_JUMP_MAX_SITE_PROBES };
+	struct x86_64_jump_plan p;
+	size_t len1, len;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(idx) / sizeof(idx[0]); k++)
+		idx[k] = (uint32_t)(5 + 3 * k);
+	memcpy(code, t1, sizeof(code));
+	put32(code + T1_DISP, (uint32_t)(cell - (ADDR + T1_J + 7)));
+	assert_int_equal(plan_at(code, sizeof(code), T1_J, &p), 0);
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, hit, idx, 1, tr1, sizeof(tr1), &len1),
+			 0);
+	assert_int_equal(X86_64_JUMP_COPY_OFFSET(1), 117);
+	assert_int_equal(X86_64_JUMP_SLOT_BYTES(1), 176);
+
+	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		const size_t n = ns[i], co = X86_64_JUMP_COPY_OFFSET(n);
+
+		memset(tr, 0, sizeof(tr));
+		assert_int_equal(x86_64_build_trampoline(&p, SLOT, hit, idx, n, tr, sizeof(tr),
+							 &len), 0);
+		assert_int_equal(len, x86_64_trampoline_size(&p, n));
+		assert_int_equal(len, len1 + X86_64_JUMP_CALL_LEN * (n - 1));
+		assert_int_equal(co, 117 + 13 * (n - 1));
+		assert_true(len <= X86_64_JUMP_SLOT_BYTES(n));
+		assert_true(X86_64_JUMP_SLOT_BYTES(n) <= X86_64_JUMP_SLOT_SIZE);
+		check_decodes_n(tr, len, SLOT, n);
+		/* Frame (orig_ax = the first index), save, the first call: as for one index. */
+		assert_memory_equal(tr, tr1, 81);
+		assert_int_equal(get32(tr + 26), (int32_t)idx[0]);
+		/* One further call per index, each with the frame from %rbx. */
+		for (size_t k = 1; k < n; k++) {
+			const uint8_t *c = tr + 81 + X86_64_JUMP_CALL_LEN * (k - 1);
+			uint64_t end = SLOT + 81 + X86_64_JUMP_CALL_LEN * k;
+
+			assert_memory_equal(c, ((const uint8_t[]){ 0x48, 0x89, 0xdf, 0xbe }), 4);
+			assert_int_equal((uint32_t)get32(c + 4), idx[k]);
+			assert_int_equal(c[8], 0xe8);
+			assert_int_equal(end + (uint64_t)(int64_t)get32(c + 9), hit);
+		}
+		/* The restore, then the copy re-aimed at the cell from its new place, jump back. */
+		assert_memory_equal(tr + co - 36, tr1 + 117 - 36, 36);
+		assert_memory_equal(tr + co, code + T1_J, 3);
+		assert_int_equal(SLOT + co + 7 + (uint64_t)(int64_t)get32(tr + co + 3), cell);
+		assert_int_equal(tr[len - 5], 0xe9);
+		assert_int_equal(SLOT + len + (uint64_t)(int64_t)get32(tr + len - 4),
+				 ADDR + T1_J + 7);
+		/* Too small a buffer; hit_entry out of reach (of a further call too). */
+		assert_int_equal(x86_64_build_trampoline(&p, SLOT, hit, idx, n, tr, len - 1, &len),
+				 -ENOSPC);
+		assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x90000000ull, idx, n, tr,
+							 sizeof(tr), &len), -ERANGE);
+		assert_non_null(strstr(ekp_errmsg(), "hit_entry"));
+	}
+
+	/* No index, too many, none given. */
+	assert_int_equal(x86_64_trampoline_size(&p, 0), 0);
+	assert_int_equal(x86_64_trampoline_size(&p, X86_64_JUMP_MAX_SITE_PROBES + 1), 0);
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, hit, idx, 0, tr, sizeof(tr), &len),
+			 -EINVAL);
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, hit, idx,
+						 X86_64_JUMP_MAX_SITE_PROBES + 1, tr, sizeof(tr),
+						 &len), -EINVAL);
+	assert_non_null(strstr(ekp_errmsg(), "17 probe indices (1 to 16)"));
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, hit, NULL, 1, tr, sizeof(tr), &len),
+			 -EINVAL);
 }
 
 static void test_reloc_jcc_call_ret_jmp(void **state)
 {
 	uint8_t tr[X86_64_JUMP_SLOT_SIZE];
 	struct x86_64_jump_plan p;
-	const uint8_t *c = tr + X86_64_JUMP_COPY_OFFSET;
-	uint64_t ca = SLOT + X86_64_JUMP_COPY_OFFSET;
+	const uint8_t *c = tr + X86_64_JUMP_COPY_OFFSET(1);
+	uint64_t ca = SLOT + X86_64_JUMP_COPY_OFFSET(1);
 	size_t len;
 
 	(void)state;
@@ -285,8 +375,8 @@ static void test_reloc_jcc_call_ret_jmp(void **state)
 	assert_int_equal(p.insns[0].target, ADDR + 13);
 	assert_int_equal(p.insns[1].kind, X86_64_JUMP_INSN_PLAIN);
 	assert_int_equal(p.copy_len, 6 + 4);
-	assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x1000, 0, tr, sizeof(tr), &len),
-			 0);
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x1000, IDX1(0), tr, sizeof(tr),
+						 &len), 0);
 	check_decodes(tr, len, SLOT);
 	assert_int_equal(c[0], 0x0f);
 	assert_int_equal(c[1], 0x82);
@@ -294,15 +384,15 @@ static void test_reloc_jcc_call_ret_jmp(void **state)
 	assert_memory_equal(c + 6, t2 + 8, 4);
 	assert_int_equal(c[10], 0xe9);
 	assert_int_equal(ca + 15 + (uint64_t)(int64_t)get32(c + 11), ADDR + 12);
-	assert_int_equal(len, X86_64_JUMP_COPY_OFFSET + 15);
+	assert_int_equal(len, X86_64_JUMP_COPY_OFFSET(1) + 15);
 
 	/* call rel32 keeps its target. */
 	assert_int_equal(plan_at(t3, sizeof(t3), T3_J, &p), 0);
 	assert_int_equal(p.nr_insns, 1);
 	assert_int_equal(p.insns[0].kind, X86_64_JUMP_INSN_CALL);
 	assert_int_equal(p.insns[0].target, ADDR + 32);
-	assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x1000, 0, tr, sizeof(tr), &len),
-			 0);
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x1000, IDX1(0), tr, sizeof(tr),
+						 &len), 0);
 	assert_int_equal(c[0], 0xe8);
 	assert_int_equal(ca + 5 + (uint64_t)(int64_t)get32(c + 1), ADDR + 32);
 	assert_int_equal(c[5], 0xe9);
@@ -313,9 +403,9 @@ static void test_reloc_jcc_call_ret_jmp(void **state)
 	assert_int_equal(p.nr_insns, 2);
 	assert_int_equal(p.insns[1].kind, X86_64_JUMP_INSN_RET);
 	assert_false(p.falls_through);
-	assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x1000, 0, tr, sizeof(tr), &len),
-			 0);
-	assert_int_equal(len, X86_64_JUMP_COPY_OFFSET + 5);
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x1000, IDX1(0), tr, sizeof(tr),
+						 &len), 0);
+	assert_int_equal(len, X86_64_JUMP_COPY_OFFSET(1) + 5);
 	assert_memory_equal(c, t4 + 3, 5);
 
 	/* jmp rel8 -> e9 rel32, ends the copy. */
@@ -323,9 +413,9 @@ static void test_reloc_jcc_call_ret_jmp(void **state)
 	assert_int_equal(p.nr_insns, 2);
 	assert_int_equal(p.insns[1].kind, X86_64_JUMP_INSN_JMP);
 	assert_false(p.falls_through);
-	assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x1000, 0, tr, sizeof(tr), &len),
-			 0);
-	assert_int_equal(len, X86_64_JUMP_COPY_OFFSET + 3 + 5);
+	assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x1000, IDX1(0), tr, sizeof(tr),
+						 &len), 0);
+	assert_int_equal(len, X86_64_JUMP_COPY_OFFSET(1) + 3 + 5);
 	assert_memory_equal(c, t5 + 3, 3);
 	assert_int_equal(c[3], 0xe9);
 	assert_int_equal(ca + 8 + (uint64_t)(int64_t)get32(c + 4), ADDR + 9);
@@ -371,7 +461,7 @@ static void test_riprel_forms(void **state)
 		uint8_t code[32];
 		uint64_t target = ADDR - 0x12340 - i;
 		struct x86_64_jump_plan p;
-		const uint8_t *c = tr + X86_64_JUMP_COPY_OFFSET;
+		const uint8_t *c = tr + X86_64_JUMP_COPY_OFFSET(1);
 		size_t len;
 
 		memset(code, 0x90, sizeof(code));
@@ -382,13 +472,13 @@ static void test_riprel_forms(void **state)
 		assert_int_equal(p.insns[0].kind, X86_64_JUMP_INSN_RIPREL);
 		assert_int_equal(p.insns[0].disp_off, forms[i].disp_off);
 		assert_int_equal(p.insns[0].target, target);
-		assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x1000, 0, tr, sizeof(tr),
-							 &len), 0);
+		assert_int_equal(x86_64_build_trampoline(&p, SLOT, SLOT + 0x1000, IDX1(0), tr,
+							 sizeof(tr), &len), 0);
 		/* Same bytes but the disp, which reaches the same target from the copy. */
 		assert_memory_equal(c, code, forms[i].disp_off);
 		assert_memory_equal(c + forms[i].disp_off + 4, code + forms[i].disp_off + 4,
 				    forms[i].n - forms[i].disp_off - 4u);
-		assert_int_equal(SLOT + X86_64_JUMP_COPY_OFFSET + forms[i].n +
+		assert_int_equal(SLOT + X86_64_JUMP_COPY_OFFSET(1) + forms[i].n +
 				 (uint64_t)(int64_t)get32(c + forms[i].disp_off), target);
 		check_decodes(tr, len, SLOT);
 	}
@@ -622,8 +712,8 @@ static void test_refuse_reach(void **state)
 	s.slot_addr = j + 0x10000000ull;
 	assert_int_equal(x86_64_jump_plan(&s, &p), 0);
 	/* Built for a slot that is too far after all. */
-	assert_int_equal(x86_64_build_trampoline(&p, j + 0x60000000ull, j + 0x60001000ull, 0, tr,
-						 sizeof(tr), &len), -ERANGE);
+	assert_int_equal(x86_64_build_trampoline(&p, j + 0x60000000ull, j + 0x60001000ull,
+						 IDX1(0), tr, sizeof(tr), &len), -ERANGE);
 
 	/* A branch target 1.5 GiB below. */
 	memcpy(code + 3, ((const uint8_t[]){ 0x0f, 0x85 }), 2);		/* jne rel32 */
@@ -637,24 +727,46 @@ static void test_refuse_reach(void **state)
 /* ---- execution in this process ---- */
 
 /* hit_entry: a stub in the slot page records %rsp at entry, then jumps here. */
+#define MAX_CALLS (X86_64_JUMP_MAX_SITE_PROBES + 4)
+
 static struct {
 	int hits;
-	struct ekp_abi_regs f;
+	struct ekp_abi_regs f; /* the frame at the last call */
 	const struct ekp_abi_regs *frame;
 	unsigned long index;
 	uint64_t di_delta;
 	uint64_t at_sp; /* the word at the frame's sp, read during the hit */
+	const uint64_t *rspcell; /* where the stub stores %rsp at the call */
+	/* Per call, in order: the index, the frame pointer, %rsp at the call, the frame's di. */
+	unsigned long indices[MAX_CALLS];
+	const struct ekp_abi_regs *frames[MAX_CALLS];
+	uint64_t rsp[MAX_CALLS];
+	uint64_t di_seen[MAX_CALLS];
 } rec;
 
 static void __attribute__((noinline, no_sanitize_address)) hit_c(struct ekp_abi_regs *f,
 								unsigned long index)
 {
+	if (rec.hits < MAX_CALLS) {
+		rec.indices[rec.hits] = index;
+		rec.frames[rec.hits] = f;
+		rec.rsp[rec.hits] = rec.rspcell ? *rec.rspcell : 0;
+		rec.di_seen[rec.hits] = f->di;
+	}
 	rec.hits++;
 	memcpy(&rec.f, f, sizeof(rec.f));
 	rec.frame = f;
 	rec.index = index;
 	memcpy(&rec.at_sp, (const void *)(uintptr_t)f->sp, 8);
 	f->di += rec.di_delta; /* restored from the frame */
+	/* Clobber what the C ABI lets a callee clobber: the trampoline must not rely on it
+	 * (%rdi and %esi in particular, reloaded before a further call). */
+	__asm__ volatile("mov $0xdead0001, %%eax\n\tmov $0xdead0002, %%ecx\n\t"
+			 "mov $0xdead0003, %%edx\n\tmov $0xdead0004, %%esi\n\t"
+			 "mov $0xdead0005, %%edi\n\tmov $0xdead0006, %%r8d\n\t"
+			 "mov $0xdead0007, %%r9d\n\tmov $0xdead0008, %%r10d\n\t"
+			 "mov $0xdead0009, %%r11d\n\tcmp %%eax, %%ecx"
+			 ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "cc");
 }
 
 /*
@@ -768,11 +880,11 @@ static uint64_t va(const void *p)
 
 /*
  * Copy fn (size bytes) to the code page with its RIP-relative disp at disp_off (0: none)
- * aimed at the cell; plan J = fn + j, build the trampoline with probe index `index`, write
- * the jmp. Returns the plan.
+ * aimed at the cell; plan J = fn + j, build the trampoline with the n probe indices idx,
+ * write the jmp. Returns the plan.
  */
 static void install(struct exec_env *env, const uint8_t *fn, size_t size, size_t disp_off,
-		    size_t disp_end, size_t j, uint64_t probe_addr, uint32_t index,
+		    size_t disp_end, size_t j, uint64_t probe_addr, const uint32_t *idx, size_t n,
 		    struct x86_64_jump_plan *p)
 {
 	uint8_t *f = env->code + FN, *stub = env->slot + STUB;
@@ -798,14 +910,16 @@ static void install(struct exec_env *env, const uint8_t *fn, size_t size, size_t
 	s.probe_addr = probe_addr;
 	if (x86_64_jump_plan(&s, p))
 		fail_msg("plan: %s", ekp_errmsg());
-	if (x86_64_build_trampoline(p, va(env->slot), va(stub), index, env->slot, STUB, &len))
+	if (x86_64_build_trampoline(p, va(env->slot), va(stub), idx, n, env->slot, STUB, &len))
 		fail_msg("build: %s", ekp_errmsg());
-	assert_int_equal(len, x86_64_trampoline_size(p));
+	assert_int_equal(len, x86_64_trampoline_size(p, n));
+	check_decodes_n(env->slot, len, va(env->slot), n);
 	/* Only now the jmp at J. */
 	assert_int_equal(x86_64_encode_jmp5(va(f + j), va(env->slot), f + j), 0);
 	__builtin___clear_cache((char *)env->code, (char *)env->code + env->page);
 	__builtin___clear_cache((char *)env->slot, (char *)env->slot + env->page);
 	memset(&rec, 0, sizeof(rec));
+	rec.rspcell = (const uint64_t *)(env->slot + RSPCELL);
 }
 
 static void hctx_init(struct hctx *h, const struct exec_env *env, uint64_t seed)
@@ -876,7 +990,7 @@ static void test_exec_t1(void **state)
 	struct hctx h;
 	uint64_t cell;
 
-	install(env, t1, sizeof(t1), T1_DISP, T1_J + 7, T1_J, va(env->code + FN), 7, &p);
+	install(env, t1, sizeof(t1), T1_DISP, T1_J + 7, T1_J, va(env->code + FN), IDX1(7), &p);
 	for (int round = 0; round < 2; round++) {
 		uint64_t a, b, want;
 
@@ -918,7 +1032,7 @@ static void test_exec_t2_jcc(void **state)
 	struct x86_64_jump_plan p;
 	struct hctx h;
 
-	install(env, t2, sizeof(t2), 0, 0, T2_J, 0, 1, &p);
+	install(env, t2, sizeof(t2), 0, 0, T2_J, 0, IDX1(1), &p);
 	assert_int_equal(p.insns[0].kind, X86_64_JUMP_INSN_JCC);
 	for (int round = 0; round < 2; round++) {
 		hctx_init(&h, env, 3);
@@ -941,7 +1055,7 @@ static void test_exec_t3_call(void **state)
 	struct x86_64_jump_plan p;
 	struct hctx h;
 
-	install(env, t3, sizeof(t3), 0, 0, T3_J, 0, 2, &p);
+	install(env, t3, sizeof(t3), 0, 0, T3_J, 0, IDX1(2), &p);
 	hctx_init(&h, env, 4);
 	run(env, &h);
 	assert_int_equal(h.out[H_AX], h.in[H_DI] + 13);
@@ -957,7 +1071,7 @@ static void test_exec_t4_ret(void **state)
 	struct x86_64_jump_plan p;
 	struct hctx h;
 
-	install(env, t4, sizeof(t4), 0, 0, T4_J, 0, 3, &p);
+	install(env, t4, sizeof(t4), 0, 0, T4_J, 0, IDX1(3), &p);
 	assert_false(p.falls_through);
 	hctx_init(&h, env, 5);
 	run(env, &h);
@@ -974,7 +1088,7 @@ static void test_exec_t5_jmp(void **state)
 	struct hctx h;
 	const uint64_t c = 1000;
 
-	install(env, t5, sizeof(t5), T5_DISP, T5_DISP + 4, T5_J, 0, 4, &p);
+	install(env, t5, sizeof(t5), T5_DISP, T5_DISP + 4, T5_J, 0, IDX1(4), &p);
 	memcpy(env->code + CELL, &c, 8);
 	hctx_init(&h, env, 6);
 	run(env, &h);
@@ -991,7 +1105,7 @@ static void test_exec_t6_frame_restore(void **state)
 	struct hctx h;
 	const uint64_t c = 0x4242;
 
-	install(env, t6, sizeof(t6), T6_DISP, T6_DISP + 4, 0, 0, 5, &p);
+	install(env, t6, sizeof(t6), T6_DISP, T6_DISP + 4, 0, 0, IDX1(5), &p);
 	memcpy(env->code + CELL, &c, 8);
 	rec.di_delta = 0x100;
 	hctx_init(&h, env, 7);
@@ -1003,6 +1117,119 @@ static void test_exec_t6_frame_restore(void **state)
 	expect_preserved(&h, 1u << H_AX | 1u << H_DI);
 	/* At the function start, [sp] is the harness's return address. */
 	assert_int_equal(rec.at_sp, va(env->code) + 0x53);
+}
+
+/*
+ * After a run with a trampoline for the n indices idx: one call per index in order, each with
+ * the same frame and a 16-byte aligned stack below it; the frame's orig_ax is the first index.
+ */
+static void expect_calls(const uint32_t *idx, size_t n, int runs)
+{
+	assert_int_equal(rec.hits, (int)n * runs);
+	for (size_t k = 0; k < n; k++) {
+		assert_int_equal(rec.indices[k], idx[k]);
+		assert_ptr_equal(rec.frames[k], rec.frames[0]);
+		assert_int_equal(rec.rsp[k] & 15, 8);
+		assert_true(rec.rsp[k] < va(rec.frames[k]));
+		assert_true(va(rec.frames[k]) - rec.rsp[k] <= 24);
+		assert_int_equal(rec.rsp[k], rec.rsp[0]);
+	}
+	assert_int_equal(rec.f.orig_ax, idx[0]);
+	assert_int_equal(rec.index, idx[n - 1]);
+}
+
+/* Two and three probes on T1's site: RIP-relative copy, flags, every register as with one. */
+static void test_exec_multi_t1(void **state)
+{
+	static const uint32_t idx[3] = { 7, 2, 40 };
+	struct exec_env *env = *state;
+	struct x86_64_jump_plan p;
+	struct hctx h;
+	uint64_t cell;
+
+	for (size_t n = 2; n <= 3; n++) {
+		install(env, t1, sizeof(t1), T1_DISP, T1_J + 7, T1_J, va(env->code + FN), idx, n,
+			&p);
+		for (int round = 0; round < 2; round++) {
+			uint64_t a, b, want;
+
+			memset(rec.indices, 0, sizeof(rec.indices));
+			rec.hits = 0;
+			hctx_init(&h, env, (uint64_t)round + 11);
+			if (round)
+				h.in[H_DI] = 0x9000000000000000ull, h.in[H_SI] = 0x123;
+			else
+				h.in[H_DI] = 0x5, h.in[H_SI] = 0x9000000000000000ull;
+			a = h.in[H_DI], b = h.in[H_SI];
+			want = ((a + b + (a < b) + h.in[H_CX]) ^ h.in[H_DX]) + h.in[H_R8] -
+			       h.in[H_R9];
+			run(env, &h);
+
+			expect_calls(idx, n, 1);
+			assert_int_equal(h.out[H_AX], want);
+			expect_preserved(&h, 1u << H_AX | 1u << H_R11);
+			memcpy(&cell, env->code + CELL, 8);
+			assert_int_equal(cell, rec.f.sp);
+			assert_int_equal(h.out[H_R11], rec.f.sp);
+			expect_frame_regs(&h, 1u << H_AX | 1u << H_R11);
+			assert_int_equal(rec.f.ip, va(env->code + FN));
+			assert_int_equal(rec.f.flags & 1, a < b);
+		}
+	}
+}
+
+/* Three probes at a function start: each sees (and may change) the same frame; the changes
+ * add up and are restored; [sp] is still the return address. */
+static void test_exec_multi_frame(void **state)
+{
+	static const uint32_t idx[3] = { 9, 10, 3 };
+	struct exec_env *env = *state;
+	struct x86_64_jump_plan p;
+	struct hctx h;
+	const uint64_t c = 0x4242;
+
+	install(env, t6, sizeof(t6), T6_DISP, T6_DISP + 4, 0, 0, idx, 3, &p);
+	memcpy(env->code + CELL, &c, 8);
+	rec.di_delta = 0x100;
+	hctx_init(&h, env, 17);
+	run(env, &h);
+	expect_calls(idx, 3, 1);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(rec.di_seen[k], h.in[H_DI] + 0x100 * (uint64_t)k);
+	assert_int_equal(h.out[H_AX], c + h.in[H_DI] + 0x300);
+	assert_int_equal(h.out[H_DI], h.in[H_DI] + 0x300);
+	expect_preserved(&h, 1u << H_AX | 1u << H_DI);
+	assert_int_equal(rec.at_sp, va(env->code) + 0x53);
+}
+
+/* Two probes before a displaced call (it returns into the slot) and before a jcc. */
+static void test_exec_multi_call_jcc(void **state)
+{
+	static const uint32_t idx[2] = { 1, 0 };
+	struct exec_env *env = *state;
+	struct x86_64_jump_plan p;
+	struct hctx h;
+
+	install(env, t3, sizeof(t3), 0, 0, T3_J, 0, idx, 2, &p);
+	hctx_init(&h, env, 21);
+	run(env, &h);
+	assert_int_equal(h.out[H_AX], h.in[H_DI] + 13);
+	expect_calls(idx, 2, 1);
+	expect_preserved(&h, 1u << H_AX);
+	expect_frame_regs(&h, 1u << H_AX);
+
+	install(env, t2, sizeof(t2), 0, 0, T2_J, 0, idx, 2, &p);
+	for (int round = 0; round < 2; round++) {
+		rec.hits = 0;
+		hctx_init(&h, env, 23);
+		h.in[H_DI] = 50;
+		h.in[H_SI] = round ? 10 : 100;
+		run(env, &h);
+		assert_int_equal(h.out[H_AX], round ? 51 : 150);
+		expect_calls(idx, 2, 1);
+		assert_int_equal(rec.f.flags & 1, !round);
+		expect_preserved(&h, 1u << H_AX);
+	}
 }
 
 /* ---- the real kernel ---- */
@@ -1181,12 +1408,18 @@ static void test_vmlinux(void **state)
 		int err = plan_kernel(st, names[i], slot, &p, true);
 
 		if (!err) {
+			const uint32_t two[2] = { (uint32_t)i, (uint32_t)i + 100 };
 			uint8_t tr[X86_64_JUMP_SLOT_SIZE];
 			size_t len;
 
-			assert_int_equal(x86_64_build_trampoline(&p, slot, hit, (uint32_t)i, tr,
+			assert_int_equal(x86_64_build_trampoline(&p, slot, hit, two, 1, tr,
 								 sizeof(tr), &len), 0);
 			check_decodes(tr, len, slot);
+			/* Two probes sharing the site (p and r at one address). */
+			assert_int_equal(x86_64_build_trampoline(&p, slot, hit, two, 2, tr,
+								 sizeof(tr), &len), 0);
+			assert_int_equal(len, x86_64_trampoline_size(&p, 2));
+			check_decodes_n(tr, len, slot, 2);
 		}
 		if (!strcmp(names[i], "do_one_initcall") || !strcmp(names[i], "__alloc_pages"))
 			assert_int_equal(err, 0);
@@ -1232,6 +1465,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fentry_jmp5),
 		cmocka_unit_test(test_plan_t1),
+		cmocka_unit_test(test_tramp_multi),
 		cmocka_unit_test(test_reloc_jcc_call_ret_jmp),
 		cmocka_unit_test(test_dead_after_ret),
 		cmocka_unit_test(test_riprel_forms),
@@ -1249,6 +1483,9 @@ int main(void)
 		cmocka_unit_test(test_exec_t4_ret),
 		cmocka_unit_test(test_exec_t5_jmp),
 		cmocka_unit_test(test_exec_t6_frame_restore),
+		cmocka_unit_test(test_exec_multi_t1),
+		cmocka_unit_test(test_exec_multi_frame),
+		cmocka_unit_test(test_exec_multi_call_jcc),
 	};
 	int failed = cmocka_run_group_tests_name("x86_jump", tests, NULL, NULL);
 
