@@ -7,6 +7,7 @@
 #include "host/engine_trap.h"
 #include "host/fetch.h"
 
+#define MAX_RESTEPS 4096        /* steps off one breakpoint before giving up (a jump to itself) */
 #define SIGTRAP_NO 5
 #define MAX_PENDING 65536
 #define ALIAS_CHECK_BYTES 16
@@ -48,6 +49,7 @@ struct ekp_trap_engine {
 	struct ekp_value *values;
 	struct ekp_regs regs;
 	bool at_breakpoint;     /* the last stop left the PC on a breakpoint of ours */
+	uint64_t resteps;       /* steps that left the PC on the breakpoint (see resume) */
 	uint64_t sentinel;      /* arch early_end_sym while alias breakpoints are armed, or 0 */
 	uint64_t stops;
 };
@@ -464,25 +466,45 @@ int ekp_trap_handle_stop(struct ekp_trap_engine *e, const struct rsp_stop *stop)
 
 int ekp_trap_resume(struct ekp_trap_engine *e, const struct rsp_stop *stop)
 {
+	uint64_t bp_pc = e->regs.val[e->cfg.arch->pc_reg], pc;
 	struct rsp_stop stepped;
 	int err;
 
 	/*
 	 * QEMU reports a breakpoint at the PC again on a plain continue; only a single-step
 	 * passes over it. The step moves this vCPU alone; the others stay stopped.
+	 *
+	 * QEMU 7.2 (TCG) now and then ends a step without executing the instruction; a
+	 * continue would then report the same breakpoint again and count one hit twice (gdb's
+	 * dprintf does: measured on __alloc_pages). So step until the PC leaves the breakpoint.
+	 * A rep-prefixed instruction steps one iteration at a time, with the same PC: stepping
+	 * it to its end is also right. A jump to itself never leaves: give up after a while.
 	 */
-	if (e->at_breakpoint) {
+	for (unsigned int n = 0; e->at_breakpoint; n++) {
 		err = rsp_step(rsp(e), stop->has_thread ? &stop->thread : NULL, &stepped,
 			       e->cfg.target->timeout_ms);
 		e->cfg.target->round_trips++;
 		if (err)
 			return ekp_err_prefix(err, "stepping off a breakpoint: ");
-		e->at_breakpoint = false;
+		if (n == MAX_RESTEPS)
+			break;
+		err = ekp_target_read_pc(e->cfg.target, &pc);
+		if (err)
+			return err;
+		if (pc != bp_pc)
+			break;
+		e->resteps++;
 	}
+	e->at_breakpoint = false;
 	err = rsp_resume(rsp(e), "c");
 	if (err)
 		return ekp_err_prefix(err, "resuming the guest: ");
 	return 0;
+}
+
+uint64_t ekp_trap_resteps(const struct ekp_trap_engine *e)
+{
+	return e->resteps;
 }
 
 uint64_t ekp_trap_hits(const struct ekp_trap_engine *e, unsigned int probe)

@@ -59,5 +59,7 @@ uint64_t ekp_trap_pending(const struct ekp_trap_engine *e, unsigned int probe);
 /* Return probes: entries not tracked because maxactive instances were already pending. */
 uint64_t ekp_trap_missed(const struct ekp_trap_engine *e, unsigned int probe);
 uint64_t ekp_trap_stops(const struct ekp_trap_engine *e);
+/* Single-steps that had to be repeated because the PC stayed on the breakpoint. */
+uint64_t ekp_trap_resteps(const struct ekp_trap_engine *e);
 
 #endif

@@ -31,6 +31,7 @@ struct ekp_summary {
 	uint64_t stopped_ns; /* host time the guest was held stopped by ekprobe */
 	uint64_t stops;      /* VM stops the trap engine handled (hits, steps not counted) */
 	uint64_t round_trips; /* gdbstub request/reply exchanges while the guest ran (not arming) */
+	uint64_t resteps;    /* single-steps repeated because the PC stayed on a breakpoint */
 	uint64_t lost;       /* jump engine: records the guest dropped because its ring was full */
 	uint64_t invalid;    /* jump engine: records refused as invalid */
 	const char *end;     /* how the run ended: "guest exited (status 0)", "detached", ... */

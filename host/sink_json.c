@@ -158,6 +158,7 @@ int ekp_format_summary_json(struct ekp_buf *out, const struct ekp_summary *s,
 	json_object_set_new(w, "stopped_ns", json_integer((json_int_t)s->stopped_ns));
 	json_object_set_new(w, "stops", json_integer((json_int_t)s->stops));
 	json_object_set_new(w, "round_trips", json_integer((json_int_t)s->round_trips));
+	json_object_set_new(w, "steps_repeated", json_integer((json_int_t)s->resteps));
 	json_object_set_new(w, "lost", json_integer((json_int_t)s->lost));
 	json_object_set_new(w, "invalid", json_integer((json_int_t)s->invalid));
 	json_object_set_new(w, "end", json_string(s->end ? s->end : ""));

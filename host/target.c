@@ -165,3 +165,20 @@ direct:
 	t->round_trips++;
 	return err ? -EFAULT : 0;
 }
+
+int ekp_target_read_pc(struct ekp_target *t, uint64_t *pc)
+{
+	const struct ekp_target_reg *m = &t->map[t->arch->pc_reg];
+	uint8_t raw[8] = { 0 };
+	int err;
+
+	err = rsp_read_reg(t->rsp, (unsigned int)m->regnum, raw, m->size < 8 ? m->size : 8,
+			   t->timeout_ms);
+	t->round_trips++;
+	if (err)
+		return ekp_err_prefix(err, "reading the PC: ");
+	*pc = 0;
+	for (int i = 0; i < 8; i++)
+		*pc |= (uint64_t)raw[i] << (8 * i);
+	return 0;
+}

@@ -42,6 +42,8 @@ int ekp_target_init(struct ekp_target *t, struct rsp_client *rsp, const struct e
 void ekp_target_fini(struct ekp_target *t);
 /* Registers of the thread that stopped last (QEMU selects it for g after a stop). */
 int ekp_target_read_regs(struct ekp_target *t, struct ekp_regs *regs);
+/* The PC of that thread alone (one 'p'), after any stop, step included. */
+int ekp_target_read_pc(struct ekp_target *t, uint64_t *pc);
 /* Guest virtual memory, through the cache; -EFAULT if unreadable. Fits ekp_fetch_ctx. */
 int ekp_target_read_mem(void *target, uint64_t addr, void *buf, size_t len);
 /* Forget cached memory: call whenever the guest ran. */
