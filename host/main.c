@@ -18,6 +18,7 @@
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
 #include "host/engine_jump.h"
+#include "host/engine_plan.h"
 #include "host/log.h"
 #include "host/resolve.h"
 #include "host/session.h"
@@ -65,6 +66,13 @@ static const char usage_text[] =
 "                         (needs the ekprobe guest patch and launch mode; every probe must\n"
 "                         take a jump, or nothing starts); auto: jumps where the site is\n"
 "                         safe, traps elsewhere, saying which and why for each probe\n"
+"      --engine [GRP/]EVENT=ENGINE\n"
+"                         the engine of one probe, over the default (repeatable; the\n"
+"                         last one that names a probe wins; a name no probe has is an\n"
+"                         error)\n"
+"      --poll-ms MS       read the jump engine's ring in guest memory every MS ms\n"
+"                         (default 10); a ring that fills up in between loses records,\n"
+"                         counted and reported as LOST\n"
 "  -v, --verbose          say more on standard error\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
@@ -78,10 +86,13 @@ static const char usage_text[] =
 "Exit status: QEMU's in launch mode; 0 in attach mode; 1 on a run-time error; 2 on bad\n"
 "usage or a bad probe (then no guest is started). Docs: docs/usage.md, docs/probes.md.\n";
 
-enum engine_mode { ENGINE_TRAP, ENGINE_JUMP, ENGINE_AUTO };
+#define MAX_ENGINE_CHOICES 256
 
 struct options {
-	enum engine_mode engine;
+	enum ekp_engine engine;
+	struct ekp_engine_choice choices[MAX_ENGINE_CHOICES];
+	unsigned int nr_choices;
+	int poll_ms;
 	const char *symbols, *output, *vm, *qmp;
 	enum ekp_format format;
 	bool summary;
@@ -138,95 +149,32 @@ static bool has_arg(char **argv, const char *arg)
 	return false;
 }
 
-static struct ekp_probe **probe_array(struct ekp_probe_list *l)
+/* --engine ENGINE (the default) or --engine [GRP/]EVENT=ENGINE (one probe's). */
+static int parse_engine(struct options *o, char *arg)
 {
-	unsigned int n = ekp_probe_list_count(l);
-	struct ekp_probe **v = calloc(n + 1, sizeof(*v));
+	char *eq = strrchr(arg, '=');
+	enum ekp_engine e;
 
-	for (unsigned int i = 0; v && i < n; i++)
-		v[i] = ekp_probe_list_get(l, i);
-	return v;
-}
-
-static int emit_nothing(void *opaque, const struct ekp_event *ev)
-{
-	return 0;
-}
-
-static uint64_t tsc_nothing(void *opaque, uint64_t tsc)
-{
-	return tsc;
-}
-
-/*
- * Decide each probe's engine before anything starts, and say which and why. jump: every probe
- * must take a jump (exit 2 otherwise); auto: jumps where the site is safe, traps elsewhere.
- */
-static int plan_engines(const struct options *o, const struct ekp_arch *arch,
-			const struct ekp_symtab *st, struct ekp_probe_list *l,
-			struct ekp_jump_engine **out)
-{
-	struct ekp_probe **v;
-	struct ekp_jump_config jc;
-	unsigned int n = ekp_probe_list_count(l), refused = 0;
-	int err;
-
-	*out = NULL;
-	if (o->engine == ENGINE_TRAP)
-		return 0;
-	if (o->vm) {
-		if (o->engine == ENGINE_JUMP) {
-			ekp_error("--engine jump needs launch mode: the ring is read through guest RAM "
-				  "that ekprobe-host shares with the QEMU it starts");
-			return -EINVAL;
-		}
-		ekp_info("attach mode: every probe uses the trap engine (jumps need launch mode)");
+	if (ekp_engine_parse(eq ? eq + 1 : arg, &e))
+		return usage_error("--engine %s: expected trap, jump or auto, or EVENT=ENGINE", arg);
+	if (!eq) {
+		o->engine = e;
 		return 0;
 	}
-	v = probe_array(l);
-	if (!v)
-		return -ENOMEM;
-	jc = (struct ekp_jump_config){ .arch = arch, .st = st, .probes = v, .nr_probes = n,
-				       .emit = emit_nothing, .tsc_to_ns = tsc_nothing };
-	err = ekp_jump_engine_new(&jc, out);
-	if (err) {
-		if (o->engine == ENGINE_JUMP)
-			ekp_error("--engine jump: %s", ekp_errmsg());
-		else
-			ekp_info("every probe uses the trap engine: %s", ekp_errmsg());
-		*out = NULL;
-		/* v stays referenced by nothing: free it */
-		free(v);
-		return o->engine == ENGINE_JUMP ? err : 0;
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		char why[512];
-		const struct ekp_probe *p = v[i];
-
-		if (!ekp_jump_plan(*out, i, why, sizeof(why))) {
-			ekp_info("%s/%s: jump engine", p->group, p->event);
-			continue;
-		}
-		refused++;
-		if (o->engine == ENGINE_JUMP)
-			ekp_error("%s:%u: %s/%s: cannot take a jump: %s", p->file ? p->file : "-p",
-				  p->line, p->group, p->event, why);
-		else
-			ekp_info("%s/%s: trap engine (%s)", p->group, p->event, why);
-	}
-	if (o->engine == ENGINE_JUMP && refused) {
-		ekp_jump_engine_free(*out);
-		*out = NULL;
-		free(v);
-		return -EINVAL;
-	}
-	/* The engine keeps pointers to the probes array for the whole run. */
+	if (eq == arg || eq[-1] == '/' || arg[0] == '/')
+		return usage_error("--engine %s: expected [GRP/]EVENT=ENGINE", arg);
+	if (o->nr_choices == MAX_ENGINE_CHOICES)
+		return usage_error("--engine %s: more than %d per-probe engine choices", arg,
+				   MAX_ENGINE_CHOICES);
+	*eq = '\0';
+	o->choices[o->nr_choices++] = (struct ekp_engine_choice){ .name = arg, .engine = e };
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT, OPT_ENGINE };
+	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT, OPT_ENGINE,
+	       OPT_POLL_MS };
 	static const struct option longopts[] = {
 		{ "probe", required_argument, NULL, 'p' },
 		{ "probes", required_argument, NULL, OPT_PROBES },
@@ -238,13 +186,14 @@ int main(int argc, char **argv)
 		{ "summary", no_argument, NULL, OPT_SUMMARY },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "engine", required_argument, NULL, OPT_ENGINE },
+		{ "poll-ms", required_argument, NULL, OPT_POLL_MS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	const struct ekp_arch *arch = &ekp_arch_x86_64;
-	struct options o = { .format = EKP_FORMAT_TEXT, .timeout_ms = 10000 };
+	static struct options o = { .format = EKP_FORMAT_TEXT, .timeout_ms = 10000, .poll_ms = 10 };
 	struct ekp_probe_list *probes = ekp_probe_list_new(arch);
 	struct ekp_symtab *st = NULL;
 	unsigned int nr_cmdline = 0;
@@ -293,14 +242,15 @@ int main(int argc, char **argv)
 			o.timeout_ms = (int)v;
 			break;
 		case OPT_ENGINE:
-			if (!strcmp(optarg, "trap"))
-				o.engine = ENGINE_TRAP;
-			else if (!strcmp(optarg, "jump"))
-				o.engine = ENGINE_JUMP;
-			else if (!strcmp(optarg, "auto"))
-				o.engine = ENGINE_AUTO;
-			else
-				return usage_error("--engine %s: expected trap, jump or auto", optarg);
+			err = parse_engine(&o, optarg);
+			if (err)
+				return err;
+			break;
+		case OPT_POLL_MS:
+			if (ekp_parse_u64(optarg, 10, &v) || v == 0 || v > 3600000)
+				return usage_error("--poll-ms %s: expected milliseconds, 1 to 3600000",
+						   optarg);
+			o.poll_ms = (int)v;
 			break;
 		case 'v': ekp_verbose++; break;
 		case 'h': fputs(usage_text, stdout); return 0;
@@ -333,7 +283,11 @@ int main(int argc, char **argv)
 		ekp_error("%s", ekp_errmsg());
 		return EXIT_USAGE;
 	}
-	err = plan_engines(&o, arch, st, probes, &jump);
+	struct ekp_engine_plan_config pc = {
+		.arch = arch, .st = st, .probes = probes, .dflt = o.engine, .choices = o.choices,
+		.nr_choices = o.nr_choices, .attach = o.vm != NULL,
+	};
+	err = ekp_engine_plan(&pc, &jump);
 	if (err)
 		return EXIT_USAGE;
 	if (o.output && !(out = fopen(o.output, "w"))) {
@@ -346,7 +300,7 @@ int main(int argc, char **argv)
 	struct ekp_session_config cfg = {
 		.arch = arch, .st = st, .probes = probes, .sink = &sink, .summary = o.summary,
 		.qemu_argv = o.qemu_argv, .vm = o.vm, .qmp_path = o.qmp, .timeout_ms = o.timeout_ms,
-		.jump = jump, .icount = has_arg(o.qemu_argv, "-icount"),
+		.jump = jump, .icount = has_arg(o.qemu_argv, "-icount"), .poll_ms = o.poll_ms,
 	};
 	status = ekp_session_run(&cfg);
 	if (status < 0) {

@@ -389,23 +389,6 @@ static void measure_tsc(struct session *s, uint64_t t0_ns, uint64_t tsc0)
 		s->tsc_hz = (uint64_t)((unsigned __int128)dtsc * 1000000000u / dt);
 }
 
-static int read_pc(struct session *s, uint64_t *pc)
-{
-	const struct ekp_target_reg *m = &s->target.map[s->cfg->arch->pc_reg];
-	uint8_t raw[8] = { 0 };
-	int err;
-
-	err = rsp_read_reg(s->rsp, (unsigned int)m->regnum, raw, m->size < 8 ? m->size : 8,
-			   s->cfg->timeout_ms);
-	s->target.round_trips++;
-	if (err)
-		return ekp_err_prefix(err, "reading the PC: ");
-	*pc = 0;
-	for (int i = 0; i < 8; i++)
-		*pc |= (uint64_t)raw[i] << (8 * i);
-	return 0;
-}
-
 /* The stop at the kernel's entry, after the decompressor: put the jumps in. */
 static int maybe_arm_jumps(struct session *s)
 {
@@ -414,7 +397,7 @@ static int maybe_arm_jumps(struct session *s)
 
 	if (!s->jump || ekp_jump_armed(s->jump) || !s->jump_arm_pa)
 		return 0;
-	err = read_pc(s, &pc);
+	err = ekp_target_read_pc(&s->target, &pc);
 	if (err || pc != s->jump_arm_pa)
 		return err;
 	err = ekp_jump_arm(s->jump, &s->target);
@@ -442,6 +425,7 @@ static int drain_jumps(struct session *s)
 /* Run the guest until it exits or we are asked to stop. */
 static int run(struct session *s)
 {
+	int poll_ms = s->cfg->poll_ms > 0 ? s->cfg->poll_ms : 10;
 	struct rsp_stop stop;
 	int err, ours;
 
@@ -452,8 +436,8 @@ static int run(struct session *s)
 	for (;;) {
 		struct pollfd p[2] = { { rsp_fd(s->rsp), POLLIN, 0 }, { s->sigfd, POLLIN, 0 } };
 
-		/* With jump probes, read their ring every 10 ms while the guest runs. */
-		int ready = poll(p, 2, s->jump && ekp_jump_armed(s->jump) ? 10 : -1);
+		/* With jump probes, read their ring every poll_ms while the guest runs. */
+		int ready = poll(p, 2, s->jump && ekp_jump_armed(s->jump) ? poll_ms : -1);
 
 		if (ready < 0) {
 			if (errno == EINTR)
@@ -546,6 +530,7 @@ static int write_summary(struct session *s)
 		sum.total_hits += stats[i].hits;
 	}
 	sum.stops = s->engine ? ekp_trap_stops(s->engine) : 0;
+	sum.resteps = s->engine ? ekp_trap_resteps(s->engine) : 0;
 	sum.lost = ekp_jump_lost(s->jump);
 	sum.invalid = ekp_jump_invalid(s->jump);
 	sum.round_trips = s->have_target ? s->target.round_trips - s->rt_armed : 0;

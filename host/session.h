@@ -28,6 +28,7 @@ struct ekp_session_config {
 	/* Probes planned on the jump engine (the others go to the trap engine), or NULL. */
 	struct ekp_jump_engine *jump;
 	bool icount;            /* QEMU runs with -icount: guest TSC counts virtual ns */
+	int poll_ms;            /* how often the jump engine's ring is read (0: 10 ms) */
 };
 
 /* Returns the process exit status to use (QEMU's in launch mode), or negative errno with a

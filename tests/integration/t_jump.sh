@@ -27,15 +27,12 @@ if [ "$later" = branch ] || [ -z "$later" ]; then
 	fail "__alloc_pages has a branch in its first 24 bytes: pick another hot function"
 else
 	# shellcheck disable=SC2046
-	"$EKPROBE" --engine auto --summary -o "$TMP/hot.txt" -p 'p:hot/jump __alloc_pages' \
-		-p "p:hot/trap __alloc_pages+$later" \
+	"$EKPROBE" --engine auto --engine hot/trap=trap --summary -o "$TMP/hot.txt" \
+		-p 'p:hot/jump __alloc_pages' -p "p:hot/trap __alloc_pages+$later" \
 		-- $(qemu_cmd "$TMP/console") -append "$APPEND" 2>"$TMP/hot.err"
-	j=$(hits hot/jump jump "$TMP/hot.txt") t=$(anyhits hot/trap "$TMP/hot.txt")
-	eng=$(sed -n 's|^# *[0-9]* *\([a-z]*\) *hot/trap .*|\1|p' "$TMP/hot.txt")
-	echo "    __alloc_pages: jump at entry $j, $eng at +$later $t"
-	# auto plans the later probe as a jump too: a ring loss would still show as a difference
-	# only if it hit the two probes unevenly; the trap-engine variant needs per-probe engines.
-	check "hot function: entry $j == +$later $t, > 1000" \
+	j=$(hits hot/jump jump "$TMP/hot.txt") t=$(hits hot/trap trap "$TMP/hot.txt")
+	echo "    __alloc_pages: jump at entry $j, trap at +$later $t"
+	check "hot function: jump at entry $j == trap at +$later $t, > 1000" \
 		bash -c "[ -n '$j' ] && [ '$j' = '$t' ] && [ '$j' -gt 1000 ]"
 	check "no record lost or invalid" bash -c "! grep -q 'LOST\|invalid records' '$TMP/hot.txt'"
 fi
@@ -70,10 +67,9 @@ check "no ftrace or text-patching warning in dmesg" bash -c \
 	"! sed -n '/EKPROBE-DMESG-BEGIN/,/EKPROBE-DMESG-END/p' '$TMP/ftcons' | grep -iE 'ftrace (bug|failed)|ftrace faulted|WARNING|text_poke|Failed to'"
 
 # Detach restores the original bytes (the engine reads them back and says so).
+# A return probe held by the trap engine paces the boot, so the signal comes in the middle of it.
 # shellcheck disable=SC2046
-# A return probe sharing __alloc_pages' jump site falls back to a trap: its stops pace the boot
-# so the signal comes in the middle of it.
-"$EKPROBE" --engine auto --summary -o "$TMP/det.txt" -p 'p:d/init do_one_initcall' \
+"$EKPROBE" --engine auto --engine d/pace=trap --summary -o "$TMP/det.txt" -p 'p:d/init do_one_initcall' \
 	-p 'p:d/alloc __alloc_pages' -p 'r:d/pace __alloc_pages' \
 	-- $(qemu_cmd "$TMP/detcons") -append "$APPEND" 2>"$TMP/det.err" &
 pid=$!
