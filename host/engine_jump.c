@@ -578,3 +578,8 @@ uint64_t ekp_jump_invalid(const struct ekp_jump_engine *e)
 {
 	return e ? e->stats.invalid : 0;
 }
+
+unsigned int ekp_jump_ring_records(const struct ekp_jump_engine *e)
+{
+	return e ? e->desc.ring_records : 0;
+}

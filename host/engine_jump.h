@@ -70,7 +70,8 @@ int ekp_jump_drain(struct ekp_jump_engine *e);
 int ekp_jump_disarm(struct ekp_jump_engine *e, struct ekp_target *t);
 
 uint64_t ekp_jump_hits(const struct ekp_jump_engine *e, unsigned int i);
-uint64_t ekp_jump_lost(const struct ekp_jump_engine *e);    /* the guest's ring-full count */
+uint64_t ekp_jump_lost(const struct ekp_jump_engine *e);
+unsigned int ekp_jump_ring_records(const struct ekp_jump_engine *e); /* the guest's ring size */    /* the guest's ring-full count */
 uint64_t ekp_jump_invalid(const struct ekp_jump_engine *e); /* records refused as invalid */
 
 #endif

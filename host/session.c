@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -408,7 +409,9 @@ static int maybe_arm_jumps(struct session *s)
 	s->jump_arm_pa = 0;
 	if (err)
 		return ekp_err_prefix(err, "removing the jump engine's arming breakpoint: ");
-	ekp_debug("jump probes armed at the kernel's entry");
+	ekp_info("jump probes armed at the kernel's entry; their ring holds %u records, read "
+		 "every %d ms", ekp_jump_ring_records(s->jump),
+		 s->cfg->poll_ms > 0 ? s->cfg->poll_ms : 10);
 	return 0;
 }
 
@@ -622,6 +625,14 @@ int ekp_session_run(const struct ekp_session_config *cfg)
 		snprintf(s.end, sizeof(s.end), "error: %s", err ? ekp_errmsg() : "");
 	if (s.t_start && !s.t_end)
 		s.t_end = mono_ns();
+	if (s.jump && ekp_jump_lost(s.jump))
+		ekp_warn("the guest dropped %" PRIu64 " jump-probe records: its ring (%u records) was "
+			 "full; read it more often (--poll-ms) or give the guest a bigger ring "
+			 "(CONFIG_EKPROBE_RING_RECORDS)", ekp_jump_lost(s.jump),
+			 ekp_jump_ring_records(s.jump));
+	if (s.jump && ekp_jump_invalid(s.jump))
+		ekp_warn("%" PRIu64 " jump-probe records were invalid (fields out of range) and dropped",
+			 ekp_jump_invalid(s.jump));
 	if (cfg->summary && s.t_start) {
 		int serr = write_summary(&s);
 

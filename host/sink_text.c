@@ -50,14 +50,15 @@ int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
 			     "#\n# ekprobe summary: %u probes, %" PRIu64 " hits; %s\n"
 			     "# guest run time %.3f s, wall %.3f s, guest held stopped %.3f s\n"
 			     "# %" PRIu64 " stops, %" PRIu64 " gdbstub round trips after arming, %" PRIu64
-			     " steps repeated\n"
-			     "#\n#     HITS  ENGINE  PROBE                                 WHERE\n",
+			     " steps repeated\n",
 			     s->nr_probes, s->total_hits, s->end ? s->end : "",
 			     (double)s->guest_ns / 1e9, (double)s->wall_ns / 1e9,
 			     (double)s->stopped_ns / 1e9, s->stops, s->round_trips, s->resteps);
 	if (!err && (s->lost || s->invalid))
 		err = ekp_buf_printf(out, "# jump engine: %" PRIu64 " records LOST (ring full), %" PRIu64
 				     " invalid records\n", s->lost, s->invalid);
+	if (!err)
+		err = ekp_buf_printf(out, "#\n#     HITS  ENGINE  PROBE                                 WHERE\n");
 	for (unsigned int i = 0; !err && i < s->nr_probes; i++) {
 		const struct ekp_probe_stats *ps = &s->stats[i];
 		char name[2 * EKP_MAX_NAME + 2];

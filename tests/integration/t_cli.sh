@@ -3,8 +3,11 @@
 . "$(dirname "$0")/lib.sh"
 "$EKPROBE" --help > "$TMP/help"; rc=$?
 check "--help exits 0" [ "$rc" -eq 0 ]
-for o in --probe --probes --symbols --vm --qmp --output --format --summary --timeout --verbose --version; do
-	check "--help describes $o" grep -q -- "$o" "$TMP/help"
+# Every long option in main.c's table, so a new one cannot go undocumented.
+opts=$(sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", .*/--\1/p' "$top/host/main.c")
+check "found the option table" [ "$(echo "$opts" | wc -w)" -gt 10 ]
+for o in $opts; do
+	check "--help describes $o" grep -qe "$o\b" "$TMP/help"
 done
 "$EKPROBE" -p 'p start_kernel' > /dev/null 2>"$TMP/err"; rc=$?
 check "no guest given: exit 2" [ "$rc" -eq 2 ]
@@ -13,4 +16,11 @@ check "no guest given: says so" grep -q 'no guest' "$TMP/err"
 check "bad --format: exit 2" [ "$rc" -eq 2 ]
 "$EKPROBE" --symbols /nonexistent -p 'p start_kernel' --vm unix:/x > /dev/null 2>"$TMP/err"; rc=$?
 check "missing symbols file: exit 2 with the path" bash -c "[ $rc -eq 2 ] && grep -q /nonexistent '$TMP/err'"
+"$EKPROBE" --engine nosuch=trap -p 'p start_kernel' --symbols "$SYSMAP" --vm unix:/x > /dev/null 2>"$TMP/err"; rc=$?
+check "--engine for a probe that does not exist: exit 2, names it" \
+	bash -c "[ $rc -eq 2 ] && grep -q 'no probe is named nosuch' '$TMP/err'"
+"$EKPROBE" --engine kprobes/p_start_kernel_0=fast -p 'p start_kernel' --vm unix:/x > /dev/null 2>"$TMP/err"; rc=$?
+check "--engine with a bad engine name: exit 2" bash -c "[ $rc -eq 2 ] && grep -q 'expected trap, jump or auto' '$TMP/err'"
+"$EKPROBE" --poll-ms 0 -p 'p start_kernel' --vm unix:/x > /dev/null 2>"$TMP/err"; rc=$?
+check "--poll-ms 0: exit 2" [ "$rc" -eq 2 ]
 exit $((failures > 0))
