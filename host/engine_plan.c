@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,14 +28,15 @@ int ekp_engine_parse(const char *s, enum ekp_engine *out)
 	return -EINVAL;
 }
 
+/* "GRP/EVENT" against the probe's full name, "EVENT" against its event name; shell globs. */
 static bool choice_matches(const struct ekp_engine_choice *c, const struct ekp_probe *p)
 {
-	const char *slash = strchr(c->name, '/');
+	char full[2 * EKP_MAX_NAME + 2];
 
-	if (!slash)
-		return !strcmp(c->name, p->event);
-	return (size_t)(slash - c->name) == strlen(p->group) &&
-	       !strncmp(c->name, p->group, (size_t)(slash - c->name)) && !strcmp(slash + 1, p->event);
+	if (!strchr(c->name, '/'))
+		return !fnmatch(c->name, p->event, 0);
+	snprintf(full, sizeof(full), "%s/%s", p->group, p->event);
+	return !fnmatch(c->name, full, 0);
 }
 
 /* The engine chosen for p: the last matching choice wins, as with repeated options. */

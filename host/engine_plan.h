@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Which engine holds each probe, decided before anything starts and said for each probe.
- * A default (--engine trap|jump|auto) plus per-probe choices (--engine GRP/EVENT=ENGINE):
+ * A default (--engine trap|jump|auto) plus per-probe choices (--engine GRP/EVENT=ENGINE, with
+ * shell glob patterns as fnmatch(3) takes them):
  *   trap  a breakpoint held by QEMU's gdbstub (any guest, any site);
  *   jump  a jump into the guest's slots; a probe that cannot take one is an error;
  *   auto  a jump where the site is safe, a trap elsewhere (with the reason).
@@ -19,7 +20,7 @@
 enum ekp_engine { EKP_ENGINE_TRAP, EKP_ENGINE_JUMP, EKP_ENGINE_AUTO };
 
 struct ekp_engine_choice {
-	const char *name;   /* "GRP/EVENT", or "EVENT" for that event in any group */
+	const char *name;   /* "GRP/EVENT", or "EVENT" in any group; fnmatch(3) patterns */
 	enum ekp_engine engine;
 };
 
