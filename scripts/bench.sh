@@ -121,15 +121,15 @@ for r in $(seq "$rounds"); do
 	echo "bench: round $r/$rounds: unprobed boot..." >&2
 	add base "$(run_base)" 0
 	echo "bench: round $r/$rounds: ekprobe trap engine (7 probes)..." >&2
-	read -r w h i rt < <(run_ekprobe 0); add ekprobe "$w" "$h"; rts[ekprobe]=$(( ${rts[ekprobe]:-0} + rt ))
+	read -r w h i rt _ < <(run_ekprobe 0); add ekprobe "$w" "$h"; rts[ekprobe]=$(( ${rts[ekprobe]:-0} + rt ))
 	if [ "$have_jump" = 1 ]; then
 		echo "bench: round $r/$rounds: ekprobe jump engine (7 probes)..." >&2
-		read -r w h i rt < <(run_ekprobe 0 jump); add jump "$w" "$h"
+		read -r w h i rt _ < <(run_ekprobe 0 jump); add jump "$w" "$h"
 	fi
 	echo "bench: round $r/$rounds: gdb dprintf (7 probes)..." >&2
 	read -r w h < <(run_gdb 0); add gdb "$w" "$h"
 	echo "bench: round $r/$rounds: ekprobe + 50 idle probes..." >&2
-	read -r w h i rt < <(run_ekprobe 1); add ekprobe+50 "$w" "$h"; idle_fired=$((idle_fired + i))
+	read -r w h i rt _ < <(run_ekprobe 1); add ekprobe+50 "$w" "$h"; idle_fired=$((idle_fired + i))
 	rts[ekprobe+50]=$(( ${rts[ekprobe+50]:-0} + rt ))
 	if [ "$have_jump" = 1 ]; then
 		echo "bench: round $r/$rounds: ekprobe + 50 idle probes, placed by --engine auto..." >&2
