@@ -15,9 +15,13 @@ trap 'rm -rf "$TMP"' EXIT
 QEMU_NAME=ekprobe-it-$$
 APPEND="console=ttyS0 panic=-1 quiet nokaslr"
 
+# Another QEMU for a run by hand: EKPROBE_QEMU=/path/to/qemu-system-x86_64, and
+# EKPROBE_QEMU_ARGS for what it needs (-L firmware directories, ...). Default: Debian's.
 qemu_cmd() { # qemu_cmd CONSOLE_FILE [extra QEMU args...]
 	local console=$1; shift
-	echo qemu-system-x86_64 -name "$QEMU_NAME" -display none -serial "file:$console" \
+	# shellcheck disable=SC2086
+	echo "${EKPROBE_QEMU:-qemu-system-x86_64}" ${EKPROBE_QEMU_ARGS:-} -name "$QEMU_NAME" \
+		-display none -serial "file:$console" \
 		-no-reboot -m 256 -kernel "$BZIMAGE" -initrd "$INITRD" "$@"
 }
 

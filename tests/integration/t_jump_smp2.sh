@@ -2,7 +2,8 @@
 # Jump and trap engines agree on -smp 2 within one boot: every probe is armed twice, once on
 # each engine, at the same address (the trap fires first, at the function's ftrace site; the
 # jump right after it). QEMU 7.2 does not boot -smp 2 under -icount (see
-# slow_jump_icount.sh), so this is the -smp 2 check that no jump hit is lost or doubled.
+# t_jump_icount.sh; QEMU 8.1 fixed it), so with Debian's QEMU this is the -smp 2 check that
+# no jump hit is lost or doubled.
 . "$(dirname "$0")/lib.sh"
 if ! grep -q ' ekprobe_desc$' "$SYSMAP"; then
 	fail "the default kernel has no ekprobe guest patch (ekprobe_desc missing)"
