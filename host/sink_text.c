@@ -50,10 +50,11 @@ int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
 			     "#\n# ekprobe summary: %u probes, %" PRIu64 " hits; %s\n"
 			     "# guest run time %.3f s, wall %.3f s, guest held stopped %.3f s\n"
 			     "# %" PRIu64 " stops, %" PRIu64 " gdbstub round trips after arming, %" PRIu64
-			     " steps repeated\n",
+			     " single-step%s repeated\n",
 			     s->nr_probes, s->total_hits, s->end ? s->end : "",
 			     (double)s->guest_ns / 1e9, (double)s->wall_ns / 1e9,
-			     (double)s->stopped_ns / 1e9, s->stops, s->round_trips, s->resteps);
+			     (double)s->stopped_ns / 1e9, s->stops, s->round_trips, s->resteps,
+			     s->resteps == 1 ? "" : "s");
 	if (!err && (s->lost || s->invalid))
 		err = ekp_buf_printf(out, "# jump engine: %" PRIu64 " records LOST (ring full), %" PRIu64
 				     " invalid records\n", s->lost, s->invalid);
