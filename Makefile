@@ -50,13 +50,13 @@ $(B)/libekprobe-asan.a: $(ASAN_OBJS)
 $(B)/ekprobe-host: $(B)/obj/host/main.o $(B)/libekprobe.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
-$(B)/tests/%: tests/unit/%.c $(B)/libekprobe.a
+$(B)/tests/%: tests/unit/%.c tests/unit/helpers.c tests/unit/helpers.h $(B)/libekprobe.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(B)/libekprobe.a $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< tests/unit/helpers.c $(B)/libekprobe.a $(LDLIBS) -lcmocka
 
-$(B)/asan-tests/%: tests/unit/%.c $(B)/libekprobe-asan.a
+$(B)/asan-tests/%: tests/unit/%.c tests/unit/helpers.c tests/unit/helpers.h $(B)/libekprobe-asan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -o $@ $< $(B)/libekprobe-asan.a $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -o $@ $< tests/unit/helpers.c $(B)/libekprobe-asan.a $(LDLIBS) -lcmocka
 
 # Fuzz targets: libFuzzer with ASan+UBSan (clang). The library is compiled into each target.
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)

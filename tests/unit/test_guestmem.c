@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/helpers.h"
 #include "ekprobe/err.h"
 #include "host/guestmem.h"
 #include "proto/rsp.h"
@@ -414,38 +415,6 @@ static void test_qemu_mapping_is_guest_ram(void **state)
 	prove_machine("q35", "3G");  /* 2 GiB low, 1 GiB above 4 GiB */
 }
 
-static uint64_t system_map_lookup(const char *name)
-{
-	const char *env = getenv("EKPROBE_SYSTEM_MAP");
-	char path[4096], line[512], *slash;
-	uint64_t addr = 0;
-	FILE *f;
-
-	if (env) {
-		snprintf(path, sizeof(path), "%s", env);
-	} else {
-		snprintf(path, sizeof(path), "%s", getenv("EKPROBE_BZIMAGE"));
-		slash = strrchr(path, '/');
-		if (!slash)
-			return 0;
-		snprintf(slash + 1, sizeof(path) - (size_t)(slash + 1 - path), "System.map");
-	}
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long a;
-		char type, sym[256];
-
-		if (sscanf(line, "%llx %c %255s", &a, &type, sym) == 3 && !strcmp(sym, name)) {
-			addr = a;
-			break;
-		}
-	}
-	fclose(f);
-	return addr;
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -466,7 +435,7 @@ static void test_running_guest_kernel_image(void **state)
 
 	(void)state;
 	need_env();
-	banner = system_map_lookup("linux_banner");
+	banner = t_system_map_addr("linux_banner");
 	if (!banner) {
 		print_message("test_guestmem: no System.map with linux_banner\n");
 		skip();

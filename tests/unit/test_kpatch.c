@@ -20,34 +20,10 @@
 
 #include "ekprobe/err.h"
 #include "ekprobe/symbols.h"
+#include "tests/unit/helpers.h"
 #include "host/kpatch.h"
 
 /* ---- helpers ---- */
-
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name)
-{
-	static char buf[4][256];
-	static unsigned int i;
-	char *p = buf[i++ % 4];
-
-	if (!tmpdir[0]) {
-		strcpy(tmpdir, "/tmp/ekp-test-kpatch-XXXXXX");
-		assert_non_null(mkdtemp(tmpdir));
-	}
-	snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
-	return p;
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
 
 static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run(const char *fmt, ...)
@@ -320,12 +296,12 @@ static bool build_kp(void)
 	static int built = -1;
 
 	if (built < 0) {
-		write_file(tmp_path("kp.S"), kp_s, sizeof(kp_s) - 1);
+		t_write_file(t_tmp_path("kp.S"), kp_s, sizeof(kp_s) - 1);
 		built = run("cd %s && for v in OK BAD_SIZE BAD_BSS; do gcc -D$v -nostdlib -static "
 			    "-no-pie -Wl,--build-id=none -o kp-$v kp.S 2>/dev/null || exit 1; done; "
 			    "printf '\\t.section .note.GNU-stack,\"\",@progbits\\n\\t.text\\n"
 			    "\\t.globl _start\\n_start:\\tret\\n' > bare.S && gcc -nostdlib -static "
-			    "-no-pie -o bare bare.S 2>/dev/null", tmpdir) == 0;
+			    "-no-pie -o bare bare.S 2>/dev/null", t_tmp_dir()) == 0;
 	}
 	return built;
 }
@@ -357,7 +333,7 @@ static struct ekp_symtab *load_elf(const char *name)
 {
 	struct ekp_symtab *st = NULL;
 
-	if (ekp_symtab_load(tmp_path(name), &st))
+	if (ekp_symtab_load(t_tmp_path(name), &st))
 		fail_msg("%s: %s", name, ekp_errmsg());
 	return st;
 }
@@ -819,7 +795,6 @@ int main(void)
 	int fails = cmocka_run_group_tests_name("kpatch", tests, NULL, NULL);
 
 	fails += cmocka_run_group_tests_name("kpatch-vmlinux", real, real_setup, real_teardown);
-	if (tmpdir[0])
-		run("rm -rf '%s'", tmpdir);
+	t_tmp_remove();
 	return fails ? 1 : 0;
 }

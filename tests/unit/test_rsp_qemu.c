@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/helpers.h"
 #include "ekprobe/err.h"
 #include "proto/rsp.h"
 
@@ -290,38 +291,6 @@ static void test_qemu_startup64(void **state)
 	vm_stop(&vm);
 }
 
-static uint64_t sym_addr(const char *name)
-{
-	const char *env = getenv("EKPROBE_SYSTEM_MAP");
-	char path[4096], line[512], *slash;
-	uint64_t addr = 0;
-	FILE *f;
-
-	if (env) {
-		snprintf(path, sizeof(path), "%s", env);
-	} else {
-		snprintf(path, sizeof(path), "%s", getenv("EKPROBE_BZIMAGE"));
-		slash = strrchr(path, '/');
-		if (!slash)
-			return 0;
-		snprintf(slash + 1, sizeof(path) - (size_t)(slash + 1 - path), "System.map");
-	}
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long a;
-		char type, sym[256];
-
-		if (sscanf(line, "%llx %c %255s", &a, &type, sym) == 3 && !strcmp(sym, name)) {
-			addr = a;
-			break;
-		}
-	}
-	fclose(f);
-	return addr;
-}
-
 /*
  * Which vCPU do g/p/m act on after a stop, when Hg had selected another one before it?
  * Does the VM keep running when the client goes away without 'D', and after 'D'? What does
@@ -341,7 +310,7 @@ static void test_qemu_cpu_select_and_detach(void **state)
 	int err;
 
 	need_env();
-	start_kernel = sym_addr("start_kernel");
+	start_kernel = t_system_map_addr("start_kernel");
 	if (!start_kernel) {
 		print_message("test_rsp_qemu: no System.map with start_kernel\n");
 		skip();

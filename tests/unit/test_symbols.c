@@ -18,33 +18,9 @@
 
 #include "ekprobe/err.h"
 #include "ekprobe/symbols.h"
+#include "tests/unit/helpers.h"
 
 /* ---- helpers ---- */
-
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name)
-{
-	static char buf[4][256];
-	static unsigned int i;
-	char *p = buf[i++ % 4];
-
-	if (!tmpdir[0]) {
-		strcpy(tmpdir, "/tmp/ekp-test-symbols-XXXXXX");
-		assert_non_null(mkdtemp(tmpdir));
-	}
-	snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
-	return p;
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
 
 static void *read_file(const char *path, size_t *len)
 {
@@ -214,11 +190,11 @@ static void test_map_kallsyms(void **state)
 
 static void expect_map_error(const char *text, int err, const char *msg)
 {
-	const char *path = tmp_path("System.map");
+	const char *path = t_tmp_path("System.map");
 	struct ekp_symtab *st = (void *)1;
 	int got;
 
-	write_file(path, text, strlen(text));
+	t_write_file(path, text, strlen(text));
 	got = ekp_symtab_load(path, &st);
 	if (got != err || !strstr(ekp_errmsg(), msg))
 		fail_msg("map %s: got %d \"%s\", expected %d \"%s\"", text, got, ekp_errmsg(), err,
@@ -257,7 +233,7 @@ static void test_map_malformed(void **state)
 	expect_map_error("0000000000000000 T a\n0000000000000000 T b\n", -EACCES, "every address");
 	assert_int_equal(ekp_symtab_load_mem("ffffffff81000000 T a\0b\n", 24, false, &st), -EINVAL);
 	assert_non_null(strstr(ekp_errmsg(), "symbol map:1: malformed line"));
-	assert_int_equal(ekp_symtab_load(tmp_path("does-not-exist"), &st), -ENOENT);
+	assert_int_equal(ekp_symtab_load(t_tmp_path("does-not-exist"), &st), -ENOENT);
 	assert_null(st);
 }
 
@@ -278,10 +254,10 @@ static bool build_prog(void)
 	static int built = -1;
 
 	if (built < 0) {
-		write_file(tmp_path("prog.c"), prog_c, sizeof(prog_c) - 1);
+		t_write_file(t_tmp_path("prog.c"), prog_c, sizeof(prog_c) - 1);
 		built = run("cd %s && gcc -O1 -fno-pie -no-pie -static -nostdlib -fno-asynchronous-"
 			    "unwind-tables -Wl,--build-id=none -o prog prog.c 2>/dev/null && "
-			    "gcc -O1 -c -o prog.o prog.c 2>/dev/null", tmpdir) == 0;
+			    "gcc -O1 -c -o prog.o prog.c 2>/dev/null", t_tmp_dir()) == 0;
 	}
 	return built;
 }
@@ -299,7 +275,7 @@ static void test_elf_small(void **state)
 	(void)state;
 	if (!build_prog())
 		skip();
-	assert_int_equal(ekp_symtab_load(tmp_path("prog"), &st), 0);
+	assert_int_equal(ekp_symtab_load(t_tmp_path("prog"), &st), 0);
 	assert_true(ekp_symtab_has_image(st));
 
 	assert_int_equal(ekp_symtab_lookup(st, "api_func", &api), 0);
@@ -338,7 +314,7 @@ static void test_elf_small(void **state)
 	if (run("command -v nm >/dev/null") == 0) {
 		char cmd[300];
 
-		snprintf(cmd, sizeof(cmd), "cd %s && nm prog", tmpdir);
+		snprintf(cmd, sizeof(cmd), "cd %s && nm prog", t_tmp_dir());
 		nm = popen(cmd, "r");
 		assert_non_null(nm);
 		while (fgets(line, sizeof(line), nm)) {
@@ -353,8 +329,8 @@ static void test_elf_small(void **state)
 		assert_true(checked >= 6);
 
 		/* nm -n output is a System.map: the two loaders agree. */
-		assert_int_equal(run("cd %s && nm -n prog | grep -v ' [Uwv] ' > prog.map", tmpdir), 0);
-		assert_int_equal(ekp_symtab_load(tmp_path("prog.map"), &map), 0);
+		assert_int_equal(run("cd %s && nm -n prog | grep -v ' [Uwv] ' > prog.map", t_tmp_dir()), 0);
+		assert_int_equal(ekp_symtab_load(t_tmp_path("prog.map"), &map), 0);
 		assert_int_equal(ekp_symtab_count(map), ekp_symtab_count(st));
 		for (size_t i = 0; ekp_symtab_at(map, i, &s); i++) {
 			struct ekp_sym e;
@@ -377,7 +353,7 @@ static void test_elf_relocatable(void **state)
 	if (!build_prog())
 		skip();
 	/* An object file: section-relative values, as nm shows them. */
-	assert_int_equal(ekp_symtab_load(tmp_path("prog.o"), &st), 0);
+	assert_int_equal(ekp_symtab_load(t_tmp_path("prog.o"), &st), 0);
 	assert_int_equal(ekp_symtab_lookup(st, "api_func", &s), 0);
 	assert_int_equal(s.type, 'T');
 	assert_int_equal(ekp_symtab_lookup(st, "counter", &s), 0);
@@ -396,7 +372,7 @@ static void test_elf_bad(void **state)
 	assert_int_equal(ekp_symtab_load_mem("", 0, true, &st), -ENOEXEC);
 	if (!build_prog())
 		skip();
-	data = read_file(tmp_path("prog"), &len);
+	data = read_file(t_tmp_path("prog"), &len);
 	/* Every truncation fails cleanly (or, short of the headers, still loads). */
 	for (size_t n = 0; n < len; n += (n < 256 ? 1 : 61)) {
 		if (!ekp_symtab_load_mem(data, n, true, &st))
@@ -415,8 +391,8 @@ static void test_elf_bad(void **state)
 	free(data);
 
 	/* Stripped: "no symbol table". */
-	if (run("cd %s && strip -o prog.stripped prog 2>/dev/null", tmpdir) == 0) {
-		assert_int_equal(ekp_symtab_load(tmp_path("prog.stripped"), &st), -ENODATA);
+	if (run("cd %s && strip -o prog.stripped prog 2>/dev/null", t_tmp_dir()) == 0) {
+		assert_int_equal(ekp_symtab_load(t_tmp_path("prog.stripped"), &st), -ENODATA);
 		assert_non_null(strstr(ekp_errmsg(), "prog.stripped: no symbol table"));
 	}
 }
@@ -431,9 +407,9 @@ static void test_elf_dynsym(void **state)
 		skip();
 	/* A stripped shared object has only .dynsym: the reader falls back to it. */
 	if (run("cd %s && gcc -O1 -shared -fPIC -nostdlib -o prog.so prog.c 2>/dev/null && "
-		"strip prog.so 2>/dev/null", tmpdir))
+		"strip prog.so 2>/dev/null", t_tmp_dir()))
 		skip();
-	assert_int_equal(ekp_symtab_load(tmp_path("prog.so"), &st), 0);
+	assert_int_equal(ekp_symtab_load(t_tmp_path("prog.so"), &st), 0);
 	assert_int_equal(ekp_symtab_lookup(st, "api_func", &s), 0);
 	assert_int_equal(s.type, 'T');
 	assert_true(s.size > 0);
@@ -608,7 +584,6 @@ int main(void)
 	int fails = cmocka_run_group_tests_name("symbols", tests, NULL, NULL);
 
 	fails += cmocka_run_group_tests_name("symbols-vmlinux", real, real_setup, real_teardown);
-	if (tmpdir[0])
-		run("rm -rf '%s'", tmpdir);
+	t_tmp_remove();
 	return fails ? 1 : 0;
 }
