@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,23 +59,32 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reap the child within timeout_ms; true if it is gone. */
+/* Reap the child within timeout_ms; true if it is gone. Waits on a pidfd, not a timer. */
 static bool reap(struct vm *vm, int timeout_ms)
 {
 	int64_t end = mono_ms() + timeout_ms;
+	int pidfd;
 
-	while (!vm->reaped) {
+	if (vm->reaped)
+		return true;
+	pidfd = (int)syscall(SYS_pidfd_open, vm->pid, 0);
+	while (pidfd >= 0 && !vm->reaped) {
+		struct pollfd pfd = { pidfd, POLLIN, 0 };
+		int64_t left = end - mono_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			break;
+		if (waitpid(vm->pid, &vm->status, WNOHANG) == vm->pid)
+			vm->reaped = true;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	if (!vm->reaped) {
 		pid_t r = waitpid(vm->pid, &vm->status, WNOHANG);
 
-		if (r == vm->pid || (r < 0 && errno == ECHILD)) {
-			vm->reaped = true;
-			break;
-		}
-		if (mono_ms() >= end)
-			return false;
-		usleep(10000);
+		vm->reaped = r == vm->pid || (r < 0 && errno == ECHILD);
 	}
-	return true;
+	return vm->reaped;
 }
 
 static int setup(void **state)

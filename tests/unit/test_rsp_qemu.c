@@ -345,7 +345,7 @@ static void test_qemu_cpu_select_and_detach(void **state)
 	/* QEMU fact: closing the connection without 'D' leaves the VM stopped. */
 	rsp_close(vm.c);
 	rsp_target_desc_free(&vm.desc);
-	usleep(300 * 1000);
+	/* No wait needed: QEMU accepts the next connection only after it handled the close. */
 	assert_int_equal(rsp_connect_unix(vm.sock, 10000, &vm.c), 0);
 	assert_int_equal(rsp_handshake(vm.c, T_MS, &was_running), 0);
 	assert_false(was_running);
@@ -362,7 +362,7 @@ static void test_qemu_cpu_select_and_detach(void **state)
 	assert_int_equal(rsp_detach(vm.c, T_MS), 0);
 	rsp_close(vm.c);
 	rsp_target_desc_free(&vm.desc);
-	usleep(300 * 1000);
+	/* QEMU handles the 'D' (the VM runs), then the close, then accepts this connection. */
 	assert_int_equal(rsp_connect_unix(vm.sock, 10000, &vm.c), 0);
 	assert_int_equal(rsp_handshake(vm.c, T_MS, &was_running), 0);
 	assert_true(was_running);
