@@ -5,7 +5,7 @@
  * armed before the guest's first instruction, in any number.
  *
  * Per hit: the stop reply, one 'g', the memory the fetch-args need (cached per hit), one
- * single-step of the stopped vCPU, one continue. Lookup of the probes at a PC is a binary
+ * single-step of the stopped vCPU, one 'p' to see the PC left the breakpoint, one continue. Lookup of the probes at a PC is a binary
  * search, so the cost of a hit does not grow with the number of probes armed.
  */
 #ifndef EKPROBE_HOST_ENGINE_TRAP_H
