@@ -11,7 +11,7 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Everything but the daemon's main() goes into one static library that tests link against.
-LIB_SRCS  := $(sort $(wildcard lib/*.c proto/*.c arch/*.c arch/x86_64/*.c host/*.c))
+LIB_SRCS  := $(sort $(wildcard lib/*.c proto/*.c arch/*.c arch/*/*.c host/*.c host/*/*.c))
 LIB_SRCS  := $(filter-out host/main.c,$(LIB_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))

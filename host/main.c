@@ -17,12 +17,12 @@
 #include "ekprobe/err.h"
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
-#include "host/engine_jump.h"
-#include "host/engine_plan.h"
+#include "host/engines/jump.h"
+#include "host/engines/plan.h"
 #include "host/log.h"
-#include "host/resolve.h"
+#include "host/probes/resolve.h"
 #include "host/session.h"
-#include "host/sink.h"
+#include "host/sinks/sink.h"
 
 #define EKPROBE_VERSION "0.1.0"
 #define EXIT_USAGE 2

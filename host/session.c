@@ -11,12 +11,12 @@
 #include <unistd.h>
 
 #include "ekprobe/err.h"
-#include "host/engine_trap.h"
-#include "host/guestmem.h"
-#include "host/launch.h"
+#include "host/engines/trap.h"
+#include "host/vm/guestmem.h"
+#include "host/vm/launch.h"
 #include "host/log.h"
 #include "host/session.h"
-#include "host/task.h"
+#include "host/fetch/task.h"
 #include "proto/qmp.h"
 #include "proto/rsp.h"
 

@@ -12,8 +12,8 @@
 #include "ekprobe/arch.h"
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
-#include "host/engine_jump.h"
-#include "host/sink.h"
+#include "host/engines/jump.h"
+#include "host/sinks/sink.h"
 
 struct ekp_session_config {
 	const struct ekp_arch *arch;

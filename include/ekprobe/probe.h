@@ -7,7 +7,7 @@
  *   -:[GRP/]EVENT
  *
  * Parsing is pure (no symbols, no I/O beyond reading a file); symbol resolution fills in the
- * addresses afterwards (host/resolve.c).
+ * addresses afterwards (host/probes/resolve.c).
  */
 #ifndef EKPROBE_PROBE_H
 #define EKPROBE_PROBE_H

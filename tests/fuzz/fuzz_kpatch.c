@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "ekprobe/symbols.h"
-#include "host/kpatch.h"
+#include "arch/x86_64/kpatch.h"
 
 static void query(const struct ekp_kpatch *k, uint64_t a, uint64_t len)
 {

@@ -22,8 +22,8 @@
 #include "ekprobe/err.h"
 #include "ekprobe/probe.h"
 #include "host/event.h"
-#include "host/fetch_compile.h"
-#include "host/ring.h"
+#include "host/fetch/compile.h"
+#include "host/engines/ring.h"
 
 #define NR_SPECS 4
 static const char *const specs[NR_SPECS] = {

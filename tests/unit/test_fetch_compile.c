@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * host/fetch_compile.c: fetch-args compiled into ABI fetch programs, checked instruction by
+ * host/fetch/compile.c: fetch-args compiled into ABI fetch programs, checked instruction by
  * instruction, then run by a reference interpreter written here from the semantics in
- * include/ekprobe/abi.h and host/fetch_compile.h, on fake registers and memory. The record it
+ * include/ekprobe/abi.h and host/fetch/compile.h, on fake registers and memory. The record it
  * fills, decoded by ekp_fetch_from_record(), must equal what the trap engine's ekp_fetch_arg()
  * computes on the same registers and memory: the proof both engines print the same values.
  */
@@ -22,9 +22,9 @@
 #include "ekprobe/abi.h"
 #include "ekprobe/err.h"
 #include "ekprobe/probe.h"
-#include "host/fetch.h"
-#include "host/fetch_compile.h"
-#include "host/sink.h"
+#include "host/fetch/eval.h"
+#include "host/fetch/compile.h"
+#include "host/sinks/sink.h"
 
 /* Guest memory: 4 KiB at MEM_BASE; everything else faults. */
 #define MEM_BASE 0xffff888000001000ull

@@ -12,9 +12,9 @@
 
 #include "arch/x86_64/x86_64.h"
 #include "ekprobe/probe.h"
-#include "host/fetch.h"
-#include "host/sink.h"
-#include "host/task.h"
+#include "host/fetch/eval.h"
+#include "host/sinks/sink.h"
+#include "host/fetch/task.h"
 
 /* Guest memory: 4 KiB at 0xffff888000001000; everything else faults. */
 #define MEM_BASE 0xffff888000001000ull

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * host/guestmem.c: -m parsing, QEMU arguments, address translation, finding and mapping a
+ * host/vm/guestmem.c: -m parsing, QEMU arguments, address translation, finding and mapping a
  * memfd (on this process's own memfds), and, when EKPROBE_BZIMAGE and EKPROBE_INITRD are set
  * and QEMU is installed, against a real QEMU 7.2: the mapping is the guest's RAM, proven both
  * ways through the gdbstub in physical-memory mode, below and above 4 GiB on pc and q35; and a
@@ -28,7 +28,7 @@
 
 #include "tests/unit/helpers.h"
 #include "ekprobe/err.h"
-#include "host/guestmem.h"
+#include "host/vm/guestmem.h"
 #include "proto/rsp.h"
 
 #define T_MS 60000

@@ -21,7 +21,7 @@
 #include "ekprobe/err.h"
 #include "ekprobe/symbols.h"
 #include "tests/unit/helpers.h"
-#include "host/kpatch.h"
+#include "arch/x86_64/kpatch.h"
 
 /* ---- helpers ---- */
 

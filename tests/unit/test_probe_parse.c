@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The kprobe_events parser (host/probe_parse.c) and the probe list (host/probe_list.c). */
+/* The kprobe_events parser (host/probes/parse.c) and the probe list (host/probes/list.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * host/ring.c: descriptor checks, draining with hostile contents, and a concurrent test:
+ * host/engines/ring.c: descriptor checks, draining with hostile contents, and a concurrent test:
  * producer threads speaking the guest's reservation protocol against a consumer thread using
  * ekp_ring_drain(). Every record produced is consumed exactly once or counted lost.
  * Also run under ThreadSanitizer by hand:
- *   cc -D_GNU_SOURCE -Iinclude -I. -O1 -g -fsanitize=thread tests/unit/test_ring.c host/ring.c \
+ *   cc -D_GNU_SOURCE -Iinclude -I. -O1 -g -fsanitize=thread tests/unit/test_ring.c host/engines/ring.c \
  *      lib/err.c -lcmocka -lpthread -o /tmp/test_ring_tsan && /tmp/test_ring_tsan
  */
 #include <errno.h>
@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "ekprobe/err.h"
-#include "host/ring.h"
+#include "host/engines/ring.h"
 
 /* ---- a ring in host memory, and the guest's side of the protocol ---------------------------- */
 

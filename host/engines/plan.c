@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ekprobe/err.h"
-#include "host/engine_plan.h"
+#include "host/engines/plan.h"
 #include "host/log.h"
 
 static const char *const names[] = { [EKP_ENGINE_TRAP] = "trap", [EKP_ENGINE_JUMP] = "jump",

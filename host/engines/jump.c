@@ -9,10 +9,10 @@
 #include "arch/x86_64/jump.h"
 #include "ekprobe/abi.h"
 #include "ekprobe/err.h"
-#include "host/engine_jump.h"
-#include "host/fetch_compile.h"
-#include "host/kpatch.h"
-#include "host/ring.h"
+#include "host/engines/jump.h"
+#include "host/fetch/compile.h"
+#include "arch/x86_64/kpatch.h"
+#include "host/engines/ring.h"
 
 #define SLOT_ALIGN 16
 

@@ -3,7 +3,7 @@
  * The jump engine's fetch-args: a probe's arguments compiled into the fetch program of the
  * host/guest ABI (include/ekprobe/abi.h), which the guest runs at each hit, and the record it
  * fills turned back into the struct ekp_value that the trap engine's ekp_fetch_arg()
- * (host/fetch.c) computes for the same registers and memory. Both are pure.
+ * (host/fetch/eval.c) computes for the same registers and memory. Both are pure.
  *
  * Program semantics (what the guest interpreter implements; tests/unit/test_fetch_compile.c
  * has a reference interpreter). State: acc = 0, faulted = false, a data cursor at 0.

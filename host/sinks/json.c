@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "host/sink.h"
+#include "host/sinks/sink.h"
 
 static json_t *hex_string(uint64_t v)
 {

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "host/fetch.h"
+#include "host/fetch/eval.h"
 
 #define STR_CHUNK 64
 

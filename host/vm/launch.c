@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "ekprobe/err.h"
-#include "host/launch.h"
+#include "host/vm/launch.h"
 
 static long long now_ms(void)
 {

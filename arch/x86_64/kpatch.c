@@ -38,7 +38,7 @@
 #include "arch/x86_64/x86_64.h"
 #include "ekprobe/err.h"
 #include "ekprobe/symbols.h"
-#include "host/kpatch.h"
+#include "arch/x86_64/kpatch.h"
 
 #define MAX_TABLE_BYTES (256ull << 20) /* far above any real table (mcount_loc: ~1 MiB) */
 #define MAX_INSN 15

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "ekprobe/err.h"
-#include "host/sink.h"
+#include "host/sinks/sink.h"
 
 void ekp_sink_init(struct ekp_sink *s, enum ekp_format format, FILE *out,
 		   const struct ekp_symtab *st)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fetch-args -> ABI fetch programs, and records -> struct ekp_value. The compiled program
- * follows host/fetch.c's eval() step by step: a register, stack slot or immediate gives a
+ * follows host/fetch/eval.c's eval() step by step: a register, stack slot or immediate gives a
  * value; $argN past the registers, $stackN, @ADDR, @SYM and OFFS(...) give an address; an
  * address used as the inner operand of OFFS(...) is loaded pointer-sized, and the final value
  * is a load of the type's size at it. Constant offsets fold into the next load's imm.
@@ -16,7 +16,7 @@
 #include "arch/x86_64/x86_64.h"
 #include "ekprobe/err.h"
 #include "ekprobe/util.h"
-#include "host/fetch_compile.h"
+#include "host/fetch/compile.h"
 
 #define TASK_COMM_LEN 16
 
@@ -169,7 +169,7 @@ static int emit_reg(struct cstate *c, int id)
 
 /*
  * Emit code leaving in acc either the value of f (*is_addr false) or an address to which
- * *pending is still to be added (*is_addr true); as eval() in host/fetch.c.
+ * *pending is still to be added (*is_addr true); as eval() in host/fetch/eval.c.
  */
 static int compile_eval(struct cstate *c, const struct ekp_fetch *f, bool *is_addr,
 			uint64_t *pending)

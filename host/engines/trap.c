@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "ekprobe/err.h"
-#include "host/engine_trap.h"
-#include "host/fetch.h"
+#include "host/engines/trap.h"
+#include "host/fetch/eval.h"
 
 #define MAX_RESTEPS 4096        /* steps off one breakpoint before giving up (a jump to itself) */
 #define SIGTRAP_NO 5

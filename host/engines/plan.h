@@ -15,7 +15,7 @@
 #include "ekprobe/arch.h"
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
-#include "host/engine_jump.h"
+#include "host/engines/jump.h"
 
 enum ekp_engine { EKP_ENGINE_TRAP, EKP_ENGINE_JUMP, EKP_ENGINE_AUTO };
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ekprobe/err.h"
-#include "host/resolve.h"
+#include "host/probes/resolve.h"
 
 #define MAX_DECODE (64 * 1024) /* longest stretch decoded to check an offset */
 

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "ekprobe/err.h"
-#include "host/symbols_internal.h"
+#include "host/symbols/internal.h"
 
 struct sec {
 	GElf_Shdr sh;

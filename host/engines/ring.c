@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "ekprobe/err.h"
-#include "host/ring.h"
+#include "host/engines/ring.h"
 
 _Static_assert(sizeof(struct ekp_abi_record) % 8 == 0, "records are read as 8-byte words");
 _Static_assert(sizeof(struct ekp_abi_ring_hdr) % 8 == 0, "records start 8-byte aligned");

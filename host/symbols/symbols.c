@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "ekprobe/err.h"
-#include "host/symbols_internal.h"
+#include "host/symbols/internal.h"
 
 #define MAX_MAP_FILE (1ull << 30) /* a System.map / kallsyms bigger than this is not one */
 #define MAX_LISTED 8              /* addresses listed in an ambiguity message */

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
-#include "host/sink.h"
+#include "host/sinks/sink.h"
 
 int ekp_format_sym(struct ekp_buf *out, const struct ekp_symtab *st, uint64_t addr)
 {

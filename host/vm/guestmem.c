@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "ekprobe/err.h"
-#include "host/guestmem.h"
+#include "host/vm/guestmem.h"
 
 #define GIB (1ull << 30)
 #define FOUR_GIB (4ull << 30)

@@ -21,7 +21,7 @@
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
 #include "host/event.h"
-#include "host/target.h"
+#include "host/vm/target.h"
 #include "proto/rsp.h"
 
 struct ekp_jump_engine;

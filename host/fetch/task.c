@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/task.h"
+#include "host/fetch/task.h"
 
 #define TASK_COMM_LEN 16
 #define MAX_TASK_STRUCT 16384

@@ -6,7 +6,7 @@
  */
 #include <inttypes.h>
 
-#include "host/sink.h"
+#include "host/sinks/sink.h"
 
 static int format_task(struct ekp_buf *out, const struct ekp_task *t)
 {

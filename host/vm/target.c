@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "ekprobe/err.h"
-#include "host/target.h"
+#include "host/vm/target.h"
 
 int ekp_target_init(struct ekp_target *t, struct rsp_client *rsp, const struct ekp_arch *arch,
 		    int timeout_ms)

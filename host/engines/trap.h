@@ -17,8 +17,8 @@
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
 #include "host/event.h"
-#include "host/target.h"
-#include "host/task.h"
+#include "host/vm/target.h"
+#include "host/fetch/task.h"
 
 struct ekp_trap_engine;
 

@@ -10,7 +10,7 @@
 
 #include "ekprobe/err.h"
 #include "ekprobe/util.h"
-#include "host/symbols_internal.h"
+#include "host/symbols/internal.h"
 
 static bool is_blank(char c)
 {
