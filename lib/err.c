@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The single error path: a per-thread "why" next to the negative errno. */
+/* The single error path: a per-thread "why" next to the errno it explains. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +8,12 @@
 #include "ekprobe/err.h"
 
 static __thread char err_msg[1024];
+static __thread int err_no; /* positive errno err_msg explains; 0: nothing recorded */
+
+static int positive(int err)
+{
+	return err < 0 ? -err : err;
+}
 
 int ekp_err(int err, const char *fmt, ...)
 {
@@ -17,7 +23,8 @@ int ekp_err(int err, const char *fmt, ...)
 	if (vsnprintf(err_msg, sizeof(err_msg), fmt, ap) < 0)
 		err_msg[0] = '\0';
 	va_end(ap);
-	return err > 0 ? -err : err;
+	err_no = positive(err);
+	return -positive(err);
 }
 
 int ekp_err_prefix(int err, const char *fmt, ...)
@@ -29,13 +36,19 @@ int ekp_err_prefix(int err, const char *fmt, ...)
 	if (vsnprintf(prefix, sizeof(prefix), fmt, ap) < 0)
 		prefix[0] = '\0';
 	va_end(ap);
-	memcpy(old, err_msg, sizeof(old));
-	if (!old[0] && snprintf(old, sizeof(old), "%s", strerror(err < 0 ? -err : err)) < 0)
-		old[0] = '\0';
+	snprintf(old, sizeof(old), "%s", ekp_errstr(err));
 	/* A reason longer than the buffer is cut; the start says the most. */
 	if (snprintf(err_msg, sizeof(err_msg), "%s%s", prefix, old) >= (int)sizeof(err_msg))
 		err_msg[sizeof(err_msg) - 1] = '\0';
+	err_no = positive(err);
 	return err;
+}
+
+const char *ekp_errstr(int err)
+{
+	if (err_no && err_no == positive(err) && err_msg[0])
+		return err_msg;
+	return strerror(positive(err));
 }
 
 const char *ekp_errmsg(void)
@@ -46,4 +59,5 @@ const char *ekp_errmsg(void)
 void ekp_err_clear(void)
 {
 	err_msg[0] = '\0';
+	err_no = 0;
 }
