@@ -32,11 +32,24 @@ static bool x86_64_early_alias(uint64_t vaddr, uint64_t *alias)
 	return true;
 }
 
-static int x86_64_percpu_base(const struct ekp_regs *regs, uint64_t *base)
+/*
+ * `current` is the per-CPU variable current_task, at its per-CPU offset from the GS base.
+ * Kernel code running before the GS base is set up is the boot CPU's init_task or a secondary
+ * CPU's idle task coming up.
+ */
+static int x86_64_current_task(const struct ekp_regs *regs, uint64_t sym_addr,
+			       ekp_read_mem_fn read_mem, void *opaque, uint64_t *task)
 {
-	if (!(regs->valid & (1ull << X86_64_GS_BASE)) || !regs->val[X86_64_GS_BASE])
+	uint8_t raw[8];
+	uint64_t v = 0;
+
+	if (!(regs->valid & (1ull << X86_64_GS_BASE)) || !regs->val[X86_64_GS_BASE] || !sym_addr)
 		return -ENODATA;
-	*base = regs->val[X86_64_GS_BASE];
+	if (read_mem(opaque, regs->val[X86_64_GS_BASE] + sym_addr, raw, sizeof(raw)))
+		return -EFAULT;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)raw[i] << (8 * i);
+	*task = v;
 	return 0;
 }
 
@@ -55,6 +68,7 @@ static bool x86_64_in_kernel_mode(const struct ekp_regs *regs)
 
 const struct ekp_arch ekp_arch_x86_64 = {
 	.name = "x86_64",
+	.qemu_name = "x86_64",
 	.ptr_size = 8,
 	.nr_regs = X86_64_NR_REGS,
 	.reg_lookup = x86_64_reg_lookup,
@@ -70,8 +84,13 @@ const struct ekp_arch ekp_arch_x86_64 = {
 	.return_addr_location = x86_64_return_addr_location,
 	.early_alias = x86_64_early_alias,
 	.early_end_sym = "x86_64_start_kernel", /* initial_code, reached by lretq from head_64.S */
-	.head_text_last_sym = "early_setup_idt", /* last of .head.text in 6.1 (head_64.S, head64.c) */
-	.percpu_base = x86_64_percpu_base,
 	.is_kernel_addr = x86_64_is_kernel_addr,
 	.in_kernel_mode = x86_64_in_kernel_mode,
+	.current_sym = "current_task",
+	.current_task = x86_64_current_task,
+	.default_ram = 128ull << 20, /* pc and q35 without -m */
+	.ram_layout = x86_64_ram_layout,
+	.clock_mark = x86_64_clock_mark,
+	.clock_rate = x86_64_clock_rate,
+	.jump = &x86_64_jump_arch,
 };

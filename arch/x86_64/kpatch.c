@@ -66,11 +66,17 @@ struct span {
 	uint64_t start, end;
 };
 
+/* A growable array of addresses, sorted and made unique once the tables are read. */
+struct addrs {
+	uint64_t *v;
+	size_t n, cap;
+};
+
 struct ekp_kpatch {
 	const struct ekp_symtab *st;
 	struct rset sites, regions;
-	uint64_t *mcount; /* sorted, unique */
-	size_t nmcount, mcount_cap;
+	struct addrs mcount;  /* ftrace sites: sorted, unique */
+	struct addrs fixups;  /* exception-table fixup targets in text: sorted, unique */
 	struct ekp_kpatch_stats stats[EKP_KPATCH_NR_TABLES];
 	struct span text[2]; /* [_stext, _etext), [_sinittext, _einittext) as present */
 	size_t ntext;
@@ -296,22 +302,57 @@ static int add_decoded_site(struct ekp_kpatch *k, const struct table *tb, uint64
 	return rset_add(&k->sites, a, n, key, tb->id, R_SITE);
 }
 
-static int add_mcount(struct ekp_kpatch *k, uint64_t a)
+static int addrs_add(struct addrs *s, uint64_t a)
 {
-	if (k->nmcount == k->mcount_cap) {
-		size_t cap = k->mcount_cap ? k->mcount_cap * 2 : 1024;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
 		uint64_t *v;
 
 		if (cap > SIZE_MAX / sizeof(*v))
 			return -ENOMEM;
-		v = realloc(k->mcount, cap * sizeof(*v));
+		v = realloc(s->v, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
-		k->mcount = v;
-		k->mcount_cap = cap;
+		s->v = v;
+		s->cap = cap;
 	}
-	k->mcount[k->nmcount++] = a;
+	s->v[s->n++] = a;
 	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void addrs_finish(struct addrs *s)
+{
+	size_t i, n;
+
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_u64);
+	for (i = n = 0; i < s->n; i++)
+		if (!n || s->v[n - 1] != s->v[i])
+			s->v[n++] = s->v[i];
+	s->n = n;
+}
+
+/* Index of the first address >= a. */
+static size_t addrs_lower_bound(const struct addrs *s, uint64_t a)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->v[mid] < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* ---- one reader per table ---- */
@@ -336,7 +377,7 @@ static int entry_mcount(struct ekp_kpatch *k, const struct table *tb, uint64_t a
 		k->stats[tb->id].invalid++;
 		return 0;
 	}
-	err = add_mcount(k, a);
+	err = addrs_add(&k->mcount, a);
 	return err ? err : add_site(k, tb, a, MCOUNT_INSN_SIZE, 0, R_SITE);
 }
 
@@ -445,7 +486,13 @@ static int entry_static_call(struct ekp_kpatch *k, const struct table *tb, uint6
 static int entry_extable(struct ekp_kpatch *k, const struct table *tb, uint64_t at,
 			 const uint8_t *e)
 {
-	return add_decoded_site(k, tb, rel32(at, e), NULL, MAX_INSN, 0);
+	uint64_t fixup = rel32(at + 4, e + 4);
+	int err = add_decoded_site(k, tb, rel32(at, e), NULL, MAX_INSN, 0);
+
+	/* Where a fault resumes: control enters the code there (a jump site must not cover it). */
+	if (!err && in_text(k, fixup, 1))
+		err = addrs_add(&k->fixups, fixup);
+	return err;
 }
 
 /*
@@ -689,17 +736,10 @@ static int load_table(struct ekp_kpatch *k, const struct table *tb)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 int ekp_kpatch_load(const struct ekp_symtab *st, struct ekp_kpatch **out)
 {
 	struct ekp_kpatch *k;
-	size_t i, n;
+	size_t i;
 	int err = 0;
 
 	*out = NULL;
@@ -731,12 +771,8 @@ int ekp_kpatch_load(const struct ekp_symtab *st, struct ekp_kpatch **out)
 		return err;
 	}
 	/* ftrace sorts them too (or checks the build did); keep one of each. */
-	if (k->nmcount)
-		qsort(k->mcount, k->nmcount, sizeof(*k->mcount), cmp_u64);
-	for (i = n = 0; i < k->nmcount; i++)
-		if (!n || k->mcount[n - 1] != k->mcount[i])
-			k->mcount[n++] = k->mcount[i];
-	k->nmcount = n;
+	addrs_finish(&k->mcount);
+	addrs_finish(&k->fixups);
 	*out = k;
 	return 0;
 }
@@ -747,7 +783,8 @@ void ekp_kpatch_free(struct ekp_kpatch *k)
 		return;
 	rset_free(&k->sites);
 	rset_free(&k->regions);
-	free(k->mcount);
+	free(k->mcount.v);
+	free(k->fixups.v);
 	free(k);
 }
 
@@ -765,21 +802,16 @@ static void place(const struct ekp_symtab *st, uint64_t a, char *buf, size_t len
 		snprintf(buf, len, "0x%" PRIx64, a);
 }
 
-int ekp_kpatch_check(const struct ekp_kpatch *k, uint64_t start, uint64_t len, char *why,
-		     size_t whylen)
+int ekp_kpatch_check(const struct ekp_kpatch *k, uint64_t start, uint64_t len)
 {
 	const struct range *r;
-	char at[192], key[192], msg[512];
+	char at[192], key[192];
 	uint64_t last;
 
-	if (why && whylen)
-		why[0] = '\0';
 	if (!len)
 		return 0;
-	if (len - 1 > UINT64_MAX - start) {
-		snprintf(msg, sizeof(msg), "0x%" PRIx64 "+%" PRIu64 ": the range wraps", start, len);
-		goto fail_inval;
-	}
+	if (len - 1 > UINT64_MAX - start)
+		return ekp_err(EINVAL, "0x%" PRIx64 "+%" PRIu64 ": the range wraps", start, len);
 	last = start + (len - 1);
 	r = rset_find(&k->sites, start, last);
 	if (!r)
@@ -800,40 +832,33 @@ int ekp_kpatch_check(const struct ekp_kpatch *k, uint64_t start, uint64_t len, c
 			snprintf(kp, sizeof(kp), "0x%" PRIx64, r->key);
 		snprintf(key, sizeof(key), ", key %s", kp);
 	}
-	snprintf(msg, sizeof(msg), "overlaps %s at %s (%s%s)",
-		 r->kind == R_REPL ? "an alternative's replacement" : tables[r->table].what, at,
-		 tables[r->table].name, key);
-	if (why && whylen)
-		snprintf(why, whylen, "%s", msg);
-	return ekp_err(EBUSY, "%s", msg);
-
-fail_inval:
-	if (why && whylen)
-		snprintf(why, whylen, "%s", msg);
-	return ekp_err(EINVAL, "%s", msg);
+	return ekp_err(EBUSY, "overlaps %s at %s (%s%s)",
+		       r->kind == R_REPL ? "an alternative's replacement" : tables[r->table].what,
+		       at, tables[r->table].name, key);
 }
 
 bool ekp_kpatch_is_mcount(const struct ekp_kpatch *k, uint64_t addr)
 {
-	size_t lo = 0, hi = k->nmcount;
+	size_t i = addrs_lower_bound(&k->mcount, addr);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (k->mcount[mid] < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < k->nmcount && k->mcount[lo] == addr;
+	return i < k->mcount.n && k->mcount.v[i] == addr;
 }
 
 bool ekp_kpatch_mcount_at(const struct ekp_kpatch *k, size_t i, uint64_t *addr)
 {
-	if (i >= k->nmcount)
+	if (i >= k->mcount.n)
 		return false;
-	*addr = k->mcount[i];
+	*addr = k->mcount.v[i];
 	return true;
+}
+
+size_t ekp_kpatch_fixups(const struct ekp_kpatch *k, uint64_t start, uint64_t end,
+			 const uint64_t **first)
+{
+	size_t lo = addrs_lower_bound(&k->fixups, start), hi = addrs_lower_bound(&k->fixups, end);
+
+	*first = k->fixups.v ? k->fixups.v + lo : NULL;
+	return end > start ? hi - lo : 0;
 }
 
 int ekp_kpatch_stats(const struct ekp_kpatch *k, enum ekp_kpatch_table t,

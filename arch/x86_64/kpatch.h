@@ -65,18 +65,22 @@ void ekp_kpatch_free(struct ekp_kpatch *k);
 
 /*
  * 0 if nothing recorded overlaps [start, start + len) (len 0: nothing does); -EBUSY if
- * something does, with why (if not NULL) set to e.g. "overlaps an ftrace site at
- * do_one_initcall+0x0 (mcount_loc)" and the same recorded with ekp_err(); -EINVAL if the
- * range wraps. Patch sites are reported before whole functions and text sections, the
- * lowest-addressed first.
+ * something does, with the reason recorded through ekp_err(), e.g. "overlaps an ftrace site
+ * at do_one_initcall+0x0 (mcount_loc)"; -EINVAL if the range wraps. Patch sites are reported
+ * before whole functions and text sections, the lowest-addressed first.
  */
-int ekp_kpatch_check(const struct ekp_kpatch *k, uint64_t start, uint64_t len, char *why,
-		     size_t whylen);
+int ekp_kpatch_check(const struct ekp_kpatch *k, uint64_t start, uint64_t len);
 
 /* addr is the first byte of an ftrace (call __fentry__) site. */
 bool ekp_kpatch_is_mcount(const struct ekp_kpatch *k, uint64_t addr);
 /* The i-th ftrace site in address order; false past the end. */
 bool ekp_kpatch_mcount_at(const struct ekp_kpatch *k, size_t i, uint64_t *addr);
+/*
+ * The exception table's fixup targets (where a faulting instruction resumes) in
+ * [start, end), sorted: their count, and *first pointing at the first of them.
+ */
+size_t ekp_kpatch_fixups(const struct ekp_kpatch *k, uint64_t start, uint64_t end,
+			 const uint64_t **first);
 
 /* Counts for one table; -EINVAL for an unknown table. */
 int ekp_kpatch_stats(const struct ekp_kpatch *k, enum ekp_kpatch_table t,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The per-architecture ops table: the arch-neutral core (parser, resolver, engines, fetch-arg
- * evaluation) asks these questions and never names a register or an opcode itself.
+ * evaluation, the VM transport) asks these questions and never names a register, an opcode, a
+ * machine's memory map or a kernel layout itself. An architecture is one folder under arch/
+ * and one table; docs/architecture.md says what a new one must provide.
  */
 #ifndef EKPROBE_ARCH_H
 #define EKPROBE_ARCH_H
@@ -12,14 +14,80 @@
 
 #define EKP_MAX_REGS 64
 
+struct ekp_symtab;
+
 /* Register values captured at a hit, indexed by the arch's own register ids. */
 struct ekp_regs {
 	uint64_t val[EKP_MAX_REGS];
 	uint64_t valid; /* bit i set: val[i] was read from the target */
 };
 
+/* Reads guest virtual memory: 0, or -EFAULT when it cannot be read. */
+typedef int (*ekp_read_mem_fn)(void *opaque, uint64_t addr, void *buf, size_t len);
+
+/* Guest RAM as QEMU's machine lays it out in its RAM backend: file offset of each range. */
+#define EKP_RAM_MAX_RANGES 4
+struct ekp_ram_layout {
+	unsigned int nr;
+	struct ekp_ram_range {
+		uint64_t gpa, len, offset;
+	} range[EKP_RAM_MAX_RANGES];
+};
+
+/* A point in time on the host, for measuring the guest's timestamp counter's rate. */
+struct ekp_clock_mark {
+	uint64_t mono_ns;  /* CLOCK_MONOTONIC */
+	uint64_t ticks;    /* the host counter the guest's counter follows */
+	bool have_ticks;   /* this host has such a counter ekprobe-host can read */
+};
+
+/*
+ * A planned jump site, as the arch's site planner fills it (the arch keeps its own decoding
+ * behind it): one jump at jump_addr serves every probe at probe_addr.
+ */
+struct ekp_jump_site {
+	uint64_t probe_addr;      /* the probes' address: the trampoline frame's pc */
+	uint64_t jump_addr;       /* where the jump instruction goes */
+	uint32_t displaced_len;   /* bytes of original code it replaces */
+	const uint8_t *orig;      /* those bytes, as the image holds them */
+	const char *where;        /* "do_foo+0x5", for messages */
+};
+
+/* What the arch reads from the kernel image for its site checks (opaque). */
+struct ekp_jump_text;
+
+/* The jump engine's per-arch half: site checks, trampolines, jump encoding, the frame. */
+struct ekp_jump_arch {
+	unsigned int max_site_probes; /* probe indices one trampoline calls the guest for */
+	size_t max_tramp_bytes;       /* a buffer this big fits any trampoline */
+	size_t max_jump_bytes;        /* ... and any jump */
+	/* Fetch programs' REG operand: register id -> byte offset in the trampoline's frame
+	 * (the ABI's register frame for this arch), or -1 when the frame does not hold it. */
+	int (*frame_offset)(int reg);
+	/* Load what site checks need from a vmlinux (the kernel's self-patching tables, the
+	 * text that runs before the kernel mapping exists); -errno and ekp_err() reason. */
+	int (*text_open)(const struct ekp_symtab *st, struct ekp_jump_text **out);
+	void (*text_close)(struct ekp_jump_text *t);
+	/* Check a jump for probes at addr whose trampoline goes at slot: 0 and *out, or -errno
+	 * with the reason through ekp_err() (why this site cannot take a jump). */
+	int (*site_plan)(const struct ekp_jump_text *t, uint64_t addr, uint64_t slot,
+			 struct ekp_jump_site **out);
+	void (*site_free)(struct ekp_jump_site *s);
+	/* Bytes of the trampoline for nr probe indices (0: nr out of range). */
+	size_t (*tramp_size)(const struct ekp_jump_site *s, unsigned int nr);
+	/* The trampoline at slot calling hit_entry once per index: 0 and *len, or -errno
+	 * (reach, room) with the reason. */
+	int (*tramp_build)(const struct ekp_jump_site *s, uint64_t slot, uint64_t hit_entry,
+			   const uint32_t *indices, unsigned int nr, uint8_t *buf, size_t buflen,
+			   size_t *len);
+	/* The jump at the site to slot: 0 and *len, or -ERANGE (out of reach). */
+	int (*jump_build)(const struct ekp_jump_site *s, uint64_t slot, uint8_t *buf,
+			  size_t buflen, size_t *len);
+};
+
 struct ekp_arch {
-	const char *name; /* "x86_64" */
+	const char *name;       /* "x86_64" */
+	const char *qemu_name;  /* qemu-system-<qemu_name> */
 	unsigned int ptr_size;
 	unsigned int nr_regs;
 
@@ -49,28 +117,50 @@ struct ekp_arch {
 	/*
 	 * Kernel text also runs before paging switches to the kernel's own mapping (x86_64:
 	 * startup_64 runs at its physical address). Returns true and the alias address through
-	 * *alias for a kernel virtual text address that may also execute at an alias.
+	 * *alias for a kernel virtual text address that may also execute at an alias; the alias
+	 * is the image's physical address.
 	 */
 	bool (*early_alias)(uint64_t vaddr, uint64_t *alias);
 	/* The first function the boot CPU runs in the kernel's own mapping: from there on no
 	 * code runs at an early alias, so alias breakpoints can go (they cost QEMU a scan of its
 	 * breakpoint list on every translation-block lookup). */
 	const char *early_end_sym;
-	/* The last function of the head text (code linked first in .text that runs at its
-	 * physical address): [_text, its end) cannot take jumps into trampolines. */
-	const char *head_text_last_sym;
-	/*
-	 * The per-CPU base the kernel uses to find `current` (x86_64: GS base): 0 and *base, or
-	 * -ENODATA when it is not set up yet (very early boot).
-	 */
-	int (*percpu_base)(const struct ekp_regs *regs, uint64_t *base);
 	/* True for an address in the kernel half of the address space. */
 	bool (*is_kernel_addr)(uint64_t addr);
 	/* True if the captured registers say the CPU runs kernel code (not user mode). */
 	bool (*in_kernel_mode)(const struct ekp_regs *regs);
+
+	/*
+	 * The running task (the kernel's `current`): *task, 0; -ENODATA when the CPU has none
+	 * yet (code before the per-CPU area or its register is set up: the boot CPU's init_task
+	 * or a secondary CPU's idle task coming up); -EFAULT when guest memory could not be read.
+	 * sym_addr is the address of current_sym (0 when the arch names none).
+	 */
+	const char *current_sym;
+	int (*current_task)(const struct ekp_regs *regs, uint64_t sym_addr, ekp_read_mem_fn read_mem,
+			    void *opaque, uint64_t *task);
+
+	/* Guest RAM size QEMU gives this machine without -m. */
+	uint64_t default_ram;
+	/* QEMU's RAM backend layout for the machine the command line selects; -errno + reason
+	 * for a machine ekprobe does not know. */
+	int (*ram_layout)(char *const *qemu_argv, uint64_t ram, struct ekp_ram_layout *out);
+
+	/*
+	 * The guest's timestamp counter (what exit-less engines stamp records with): mark a
+	 * point now; later, its rate in Hz measured from that mark (or known: -icount), or
+	 * -EOPNOTSUPP with the reason when this host cannot tell it.
+	 */
+	void (*clock_mark)(struct ekp_clock_mark *m);
+	int (*clock_rate)(const struct ekp_clock_mark *since, bool icount, uint64_t *hz);
+
+	/* The jump engine's half for this arch; NULL when the arch has none. */
+	const struct ekp_jump_arch *jump;
 };
 
 const struct ekp_arch *ekp_arch_by_name(const char *name);
+/* The arch a QEMU binary emulates ("qemu-system-x86_64", any directory), or NULL. */
+const struct ekp_arch *ekp_arch_by_qemu(const char *qemu_path);
 extern const struct ekp_arch ekp_arch_x86_64;
 
 #endif
