@@ -128,6 +128,9 @@ static int parse(struct ekp_symtab *st, Elf *e, const char *what)
 		return ekp_err(ENOEXEC, "%s: not a valid ELF file: %s", what, elf_errmsg(-1));
 	if (!eh.e_shoff)
 		return ekp_err(ENODATA, "%s: no section headers, so no symbol table", what);
+	/* Names as the arch ops tables have them. */
+	st->arch = eh.e_machine == EM_X86_64 ? "x86_64" : eh.e_machine == EM_AARCH64 ? "arm64" :
+		   NULL;
 	if (eh.e_shentsize != gelf_fsize(e, ELF_T_SHDR, 1, EV_CURRENT))
 		return ekp_err(ENOEXEC, "%s: bad section header size %u", what, eh.e_shentsize);
 	/* At least the first entry (which holds the count if e_shnum is 0) must be there. */

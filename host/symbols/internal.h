@@ -56,6 +56,7 @@ struct ekp_symtab {
 	bool image_mapped; /* munmap() rather than free() */
 	struct ekp_isec *secs;
 	size_t nsecs;
+	const char *arch;  /* the architecture the image says (ELF e_machine), or NULL */
 };
 
 struct ekp_symtab *ekp_symtab_new(void);

@@ -372,6 +372,11 @@ bool ekp_symtab_has_image(const struct ekp_symtab *st)
 	return st->image != NULL;
 }
 
+const char *ekp_symtab_arch(const struct ekp_symtab *st)
+{
+	return st ? st->arch : NULL;
+}
+
 static int load_elf_owned(uint8_t *image, size_t len, bool mapped, const char *what,
 			  struct ekp_symtab **out)
 {

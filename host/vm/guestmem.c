@@ -15,12 +15,6 @@
 #include "ekprobe/err.h"
 #include "host/vm/guestmem.h"
 
-#define GIB (1ull << 30)
-#define FOUR_GIB (4ull << 30)
-#define LEGACY_HOLE_START 0xa0000ull   /* VGA window, option ROMs, BIOS: not RAM */
-#define LEGACY_HOLE_END 0x100000ull
-#define KERNEL_MAP_BASE 0xffffffff80000000ull /* __START_KERNEL_map */
-#define KERNEL_MAP_SIZE GIB                   /* KERNEL_IMAGE_SIZE */
 
 /* ---- -m ------------------------------------------------------------------------------------ */
 
@@ -162,51 +156,26 @@ int ekp_guestmem_qemu_args(uint64_t bytes, struct ekp_guestmem_args *a)
 
 /* ---- addresses ------------------------------------------------------------------------------ */
 
-uint64_t ekp_guestmem_default_below_4g(bool q35, uint64_t ram)
+int ekp_ram_layout_offset(const struct ekp_ram_layout *l, uint64_t gpa, uint64_t len,
+			  uint64_t *off)
 {
-	/* hw/i386/pc_q35.c, pc_piix.c (gigabyte_align) */
-	if (q35)
-		return ram >= 0xb0000000ull ? 0x80000000ull : ram;
-	return ram >= 0xe0000000ull ? 0xc0000000ull : ram;
-}
-
-int ekp_guestmem_gpa_to_offset(uint64_t ram, uint64_t below_4g, uint64_t gpa, uint64_t len,
-			       uint64_t *off)
-{
-	uint64_t end;
-
-	if (!len || below_4g > ram || below_4g > FOUR_GIB)
-		return ekp_err(EINVAL, "bad guest RAM layout (%" PRIu64 " bytes, %" PRIu64
-			       " below 4 GiB) or length 0", ram, below_4g);
+	if (!len)
+		return ekp_err(EINVAL, "guest physical range of length 0");
 	if (gpa + len < gpa)
 		return ekp_err(EFAULT, "guest physical range at 0x%" PRIx64 " wraps", gpa);
-	end = gpa + len;
-	if (gpa < below_4g) {
-		if (end > below_4g)
-			return ekp_err(EFAULT, "guest physical 0x%" PRIx64 "+0x%" PRIx64
-				       " runs past low RAM (0x%" PRIx64 ")", gpa, len, below_4g);
-		if (gpa < LEGACY_HOLE_END && end > LEGACY_HOLE_START)
-			return ekp_err(EFAULT, "guest physical 0x%" PRIx64 "+0x%" PRIx64
-				       " is in the legacy VGA/BIOS window 0xa0000-0xfffff", gpa,
-				       len);
-		*off = gpa;
-		return 0;
-	}
-	if (gpa >= FOUR_GIB && gpa - FOUR_GIB < ram - below_4g &&
-	    len <= ram - below_4g - (gpa - FOUR_GIB)) {
-		*off = gpa - FOUR_GIB + below_4g;
-		return 0;
-	}
-	return ekp_err(EFAULT, "guest physical 0x%" PRIx64 "+0x%" PRIx64 " is not RAM (%" PRIu64
-		       " MiB, %" PRIu64 " MiB below 4 GiB)", gpa, len, ram >> 20, below_4g >> 20);
-}
+	for (unsigned int i = 0; i < l->nr && i < EKP_RAM_MAX_RANGES; i++) {
+		const struct ekp_ram_range *r = &l->range[i];
 
-int ekp_guestmem_kernel_va_to_pa(uint64_t va, uint64_t *pa)
-{
-	if (va < KERNEL_MAP_BASE || va - KERNEL_MAP_BASE >= KERNEL_MAP_SIZE)
-		return ekp_err(EFAULT, "0x%" PRIx64 " is not in the kernel image mapping", va);
-	*pa = va - KERNEL_MAP_BASE; /* nokaslr: phys_base 0 */
-	return 0;
+		if (gpa < r->gpa || gpa - r->gpa >= r->len)
+			continue;
+		if (len > r->len - (gpa - r->gpa))
+			return ekp_err(EFAULT, "guest physical 0x%" PRIx64 "+0x%" PRIx64 " runs past "
+				       "the RAM range 0x%" PRIx64 "-0x%" PRIx64, gpa, len, r->gpa,
+				       r->gpa + r->len - 1);
+		*off = r->offset + (gpa - r->gpa);
+		return 0;
+	}
+	return ekp_err(EFAULT, "guest physical 0x%" PRIx64 "+0x%" PRIx64 " is not RAM", gpa, len);
 }
 
 /* ---- QEMU's memfd ------------------------------------------------------------------------- */
@@ -308,7 +277,8 @@ static int check_shared(pid_t pid, dev_t dev, ino_t ino)
 	return 0;
 }
 
-int ekp_guestmem_open(struct ekp_guestmem *g, pid_t pid, uint64_t size, uint64_t below_4g)
+int ekp_guestmem_open(struct ekp_guestmem *g, pid_t pid, uint64_t size,
+		      const struct ekp_ram_layout *layout)
 {
 	char path[64];
 	struct stat st;
@@ -316,9 +286,16 @@ int ekp_guestmem_open(struct ekp_guestmem *g, pid_t pid, uint64_t size, uint64_t
 	int fdnum, fd, err;
 
 	memset(g, 0, sizeof(*g));
-	if (!size || below_4g > size || below_4g > FOUR_GIB || size > SIZE_MAX)
-		return ekp_err(EINVAL, "bad guest RAM layout (%" PRIu64 " bytes, %" PRIu64
-			       " below 4 GiB)", size, below_4g);
+	if (!size || size > SIZE_MAX || !layout->nr || layout->nr > EKP_RAM_MAX_RANGES)
+		return ekp_err(EINVAL, "bad guest RAM layout (%" PRIu64 " bytes, %u ranges)", size,
+			       layout->nr);
+	for (unsigned int i = 0; i < layout->nr; i++)
+		if (layout->range[i].offset > size ||
+		    layout->range[i].len > size - layout->range[i].offset)
+			return ekp_err(EINVAL, "RAM range %u (0x%" PRIx64 "+0x%" PRIx64 " at offset 0x%"
+				       PRIx64 ") lies outside the %" PRIu64 "-byte RAM file", i,
+				       layout->range[i].gpa, layout->range[i].len,
+				       layout->range[i].offset, size);
 	err = ekp_guestmem_find_memfd(pid, size, &fdnum);
 	if (err)
 		return err;
@@ -344,7 +321,7 @@ int ekp_guestmem_open(struct ekp_guestmem *g, pid_t pid, uint64_t size, uint64_t
 			       strerror(err));
 	g->base = base;
 	g->size = size;
-	g->below_4g = below_4g;
+	g->layout = *layout;
 	g->fdnum = fdnum;
 	return 0;
 }
@@ -364,7 +341,7 @@ void *ekp_guestmem_ptr(const struct ekp_guestmem *g, uint64_t gpa, uint64_t len)
 		ekp_err(EINVAL, "guest RAM is not mapped");
 		return NULL;
 	}
-	if (ekp_guestmem_gpa_to_offset(g->size, g->below_4g, gpa, len, &off))
+	if (ekp_ram_layout_offset(&g->layout, gpa, len, &off))
 		return NULL;
 	return g->base + off;
 }

@@ -23,9 +23,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ekprobe/arch.h"
+
 #define EKP_GUESTMEM_BACKEND_ID "ekprobe-ram"
 #define EKP_GUESTMEM_MEMFD_NAME "/memfd:memory-backend-memfd" /* QEMU 7.2's, + " (deleted)" */
-#define EKP_QEMU_DEFAULT_RAM (128ull << 20) /* x86 pc/q35 without -m */
 #define EKP_QEMU_RAM_ALIGN 8192ull          /* QEMU 7.2 rounds -m up to this */
 
 /*
@@ -51,26 +52,12 @@ struct ekp_guestmem_args {
 int ekp_guestmem_qemu_args(uint64_t bytes, struct ekp_guestmem_args *a);
 
 /*
- * QEMU 7.2's RAM below 4 GiB for x86 (without max-ram-below-4g): q35 2 GiB once RAM >=
- * 0xb0000000, pc 3 GiB once RAM >= 0xe0000000; else all of it.
+ * Guest physical [gpa, gpa + len) -> offset in the RAM file, by the machine's layout (the
+ * arch's ram_layout). 0, or -EFAULT (ekp_err) for a range that is not RAM as the guest sees
+ * it (a hole, past the end) or that crosses from one range into another; -EINVAL for len 0.
  */
-uint64_t ekp_guestmem_default_below_4g(bool q35, uint64_t ram);
-
-/*
- * x86 pc/q35 guest physical address -> offset in the RAM file, for [gpa, gpa + len):
- * below the split offset = GPA, above 4 GiB offset = GPA - 4 GiB + below_4g. 0, or -EFAULT
- * (ekp_err) for a range that is not RAM as the guest sees it (the PCI hole, the legacy
- * 0xa0000-0xfffff VGA/BIOS window, past the end) or that crosses from one part into another;
- * -EINVAL for len 0 or a below_4g that does not fit ram.
- */
-int ekp_guestmem_gpa_to_offset(uint64_t ram, uint64_t below_4g, uint64_t gpa, uint64_t len,
-			       uint64_t *off);
-
-/*
- * The physical address of a kernel-image virtual address (x86_64 __START_KERNEL_map, 1 GiB).
- * Policy: nokaslr, so phys_base is 0 and PA = VA - 0xffffffff80000000. 0 or -EFAULT.
- */
-int ekp_guestmem_kernel_va_to_pa(uint64_t va, uint64_t *pa);
+int ekp_ram_layout_offset(const struct ekp_ram_layout *l, uint64_t gpa, uint64_t len,
+			  uint64_t *off);
 
 /*
  * The fd number under /proc/<pid>/fd of the memfd holding guest RAM: a memfd whose size is
@@ -80,17 +67,19 @@ int ekp_guestmem_kernel_va_to_pa(uint64_t va, uint64_t *pa);
 int ekp_guestmem_find_memfd(pid_t pid, uint64_t size, int *fdnum);
 
 struct ekp_guestmem {
-	uint8_t *base;      /* the mapping of the whole RAM file */
-	uint64_t size;      /* its bytes: the guest's RAM size */
-	uint64_t below_4g;  /* RAM bytes below 4 GiB */
-	int fdnum;          /* QEMU's fd number it came from */
+	uint8_t *base;                /* the mapping of the whole RAM file */
+	uint64_t size;                /* its bytes: the guest's RAM size */
+	struct ekp_ram_layout layout; /* where guest physical addresses are in it */
+	int fdnum;                    /* QEMU's fd number it came from */
 };
 
 /*
  * Find QEMU's memfd of `size` bytes, check QEMU maps it shared, and map it read-write shared.
- * 0 or negative errno with ekp_err(); g is zeroed on failure.
+ * Every range of layout must lie inside the file. 0 or negative errno with ekp_err(); g is
+ * zeroed on failure.
  */
-int ekp_guestmem_open(struct ekp_guestmem *g, pid_t pid, uint64_t size, uint64_t below_4g);
+int ekp_guestmem_open(struct ekp_guestmem *g, pid_t pid, uint64_t size,
+		      const struct ekp_ram_layout *layout);
 void ekp_guestmem_close(struct ekp_guestmem *g);
 
 /* Host pointer to guest physical [gpa, gpa + len), or NULL (ekp_err says why). */

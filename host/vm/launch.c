@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -101,10 +102,11 @@ int ekp_qemu_launch(char *const *argv, int timeout_ms, struct ekp_qemu *q)
 {
 	char **args;
 	int ino, err;
-	pid_t pid;
+	pid_t pid, parent;
 
 	memset(q, 0, sizeof(*q));
 	q->pid = -1;
+	q->status = -1;
 	q->pidfd = -1;
 	snprintf(q->dir, sizeof(q->dir), "%s/ekprobe.XXXXXX",
 		 getenv("TMPDIR") && strlen(getenv("TMPDIR")) < 40 ? getenv("TMPDIR") : "/tmp");
@@ -128,6 +130,7 @@ int ekp_qemu_launch(char *const *argv, int timeout_ms, struct ekp_qemu *q)
 	 * to ekprobe-host lets it detach cleanly while the guest runs on.
 	 */
 	q->own_pgrp = !isatty(STDIN_FILENO);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		err = ekp_err(errno, "fork: %s", strerror(errno));
@@ -139,6 +142,12 @@ int ekp_qemu_launch(char *const *argv, int timeout_ms, struct ekp_qemu *q)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL); /* ignored by ekprobe-host for its own writes */
+		signal(SIGXFSZ, SIG_DFL);
+		/* QEMU must not outlive us (held at -S it would wait forever): SIGKILL when the
+		 * parent dies; and if it died already, go now. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(127);
 		if (q->own_pgrp)
 			setpgid(0, 0);
 		umask(077); /* the sockets QEMU creates: 0600 */
@@ -172,6 +181,8 @@ int ekp_qemu_wait(struct ekp_qemu *q, int timeout_ms)
 	int status;
 	pid_t r;
 
+	if (q->pid == -1 && q->status >= 0)
+		return q->status;
 	if (q->pid <= 0)
 		return -ECHILD;
 	if (timeout_ms >= 0) {
@@ -186,20 +197,23 @@ int ekp_qemu_wait(struct ekp_qemu *q, int timeout_ms)
 	if (r < 0)
 		return -errno;
 	q->pid = -1;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
+	q->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return q->status;
 }
 
-void ekp_qemu_terminate(struct ekp_qemu *q, int timeout_ms)
+int ekp_qemu_terminate(struct ekp_qemu *q, int timeout_ms)
 {
+	int status;
+
 	if (q->pid <= 0)
-		return;
+		return ekp_qemu_wait(q, 0);
 	kill(q->pid, SIGTERM);
-	if (ekp_qemu_wait(q, timeout_ms) == -ETIMEDOUT) {
+	status = ekp_qemu_wait(q, timeout_ms);
+	if (status == -ETIMEDOUT) {
 		kill(q->pid, SIGKILL);
-		ekp_qemu_wait(q, -1);
+		status = ekp_qemu_wait(q, -1);
 	}
+	return status;
 }
 
 void ekp_qemu_cleanup(struct ekp_qemu *q)
@@ -207,11 +221,16 @@ void ekp_qemu_cleanup(struct ekp_qemu *q)
 	if (q->pidfd >= 0)
 		close(q->pidfd);
 	q->pidfd = -1;
+	ekp_qemu_remove_sockets(q);
+}
+
+void ekp_qemu_remove_sockets(struct ekp_qemu *q)
+{
 	if (q->gdb_path[0])
 		unlink(q->gdb_path);
 	if (q->qmp_path[0])
 		unlink(q->qmp_path);
 	if (q->dir[0])
 		rmdir(q->dir);
-	q->dir[0] = '\0';
+	q->dir[0] = q->gdb_path[0] = q->qmp_path[0] = '\0';
 }

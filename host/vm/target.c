@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "ekprobe/err.h"
@@ -17,7 +18,6 @@ int ekp_target_init(struct ekp_target *t, struct rsp_client *rsp, const struct e
 	err = rsp_read_target_desc(rsp, &t->desc, timeout_ms);
 	if (err)
 		return ekp_err_prefix(err, "reading the target description: ");
-	t->round_trips++;
 	for (unsigned int id = 0; id < arch->nr_regs && id < EKP_MAX_REGS; id++) {
 		const struct rsp_reg_desc *r = rsp_target_desc_find(&t->desc, arch->gdb_reg_name(id));
 
@@ -54,7 +54,6 @@ int ekp_target_read_regs(struct ekp_target *t, struct ekp_regs *regs)
 
 	memset(regs, 0, sizeof(*regs));
 	err = rsp_read_all_regs(t->rsp, &t->g, t->timeout_ms);
-	t->round_trips++;
 	if (err)
 		return ekp_err_prefix(err, "reading registers: ");
 	for (unsigned int id = 0; id < t->arch->nr_regs; id++) {
@@ -69,7 +68,6 @@ int ekp_target_read_regs(struct ekp_target *t, struct ekp_regs *regs)
 			/* Not carried by 'g': ask for it alone. Only the registers the core needs. */
 			err = rsp_read_reg(t->rsp, (unsigned int)m->regnum, raw,
 					   m->size < 8 ? m->size : 8, t->timeout_ms);
-			t->round_trips++;
 			if (err)
 				return ekp_err_prefix(err, "reading register %s: ",
 						      t->arch->gdb_reg_name((int)id));
@@ -77,11 +75,14 @@ int ekp_target_read_regs(struct ekp_target *t, struct ekp_regs *regs)
 			regs->valid |= 1ull << id;
 		}
 	}
+	t->pc = regs->val[t->arch->pc_reg];
+	t->pc_known = true;
 	return 0;
 }
 
 void ekp_target_cache_reset(struct ekp_target *t)
 {
+	t->pc_known = false;
 	for (unsigned int i = 0; i < EKP_TARGET_CACHE_LINES; i++)
 		t->cache[i].state = 0;
 }
@@ -118,7 +119,6 @@ static int cache_fill(struct ekp_target *t, uint64_t first, uint64_t last)
 	if (lo > hi)
 		return 0;
 	err = rsp_read_mem(t->rsp, lo, buf, (size_t)(hi - lo + L), t->timeout_ms);
-	t->round_trips++;
 	for (b = lo; b <= hi; b += L) {
 		unsigned int i = t->cache_next++ % EKP_TARGET_CACHE_LINES;
 
@@ -162,7 +162,6 @@ int ekp_target_read_mem(void *target, uint64_t addr, void *buf, size_t len)
 	return 0;
 direct:
 	err = rsp_read_mem(t->rsp, addr, buf, len, t->timeout_ms);
-	t->round_trips++;
 	return err ? -EFAULT : 0;
 }
 
@@ -174,11 +173,99 @@ int ekp_target_read_pc(struct ekp_target *t, uint64_t *pc)
 
 	err = rsp_read_reg(t->rsp, (unsigned int)m->regnum, raw, m->size < 8 ? m->size : 8,
 			   t->timeout_ms);
-	t->round_trips++;
 	if (err)
 		return ekp_err_prefix(err, "reading the PC: ");
 	*pc = 0;
 	for (int i = 0; i < 8; i++)
 		*pc |= (uint64_t)raw[i] << (8 * i);
+	t->pc = *pc;
+	t->pc_known = true;
 	return 0;
+}
+
+int ekp_target_insert_bp(struct ekp_target *t, uint64_t addr)
+{
+	int err = rsp_insert_break(t->rsp, 0, addr, 1, t->timeout_ms);
+
+	return err ? ekp_err_prefix(err, "inserting a breakpoint at 0x%" PRIx64 ": ", addr) : 0;
+}
+
+int ekp_target_remove_bp(struct ekp_target *t, uint64_t addr)
+{
+	int err = rsp_remove_break(t->rsp, 0, addr, 1, t->timeout_ms);
+
+	return err ? ekp_err_prefix(err, "removing the breakpoint at 0x%" PRIx64 ": ", addr) : 0;
+}
+
+static int phys_access(struct ekp_target *t, uint64_t pa, void *buf, size_t len, bool write)
+{
+	int err = rsp_set_phys_mem_mode(t->rsp, true, t->timeout_ms), err2;
+
+	if (!err)
+		err = write ? rsp_write_mem(t->rsp, pa, buf, len, t->timeout_ms)
+			    : rsp_read_mem(t->rsp, pa, buf, len, t->timeout_ms);
+	if (err)
+		ekp_err_prefix(err, "%s guest physical memory at 0x%" PRIx64 ": ",
+			       write ? "writing" : "reading", pa);
+	/* Back to virtual addresses whatever happened: the trap engine reads those. */
+	err2 = rsp_set_phys_mem_mode(t->rsp, false, t->timeout_ms);
+	return err ? err : err2;
+}
+
+int ekp_target_read_phys(struct ekp_target *t, uint64_t pa, void *buf, size_t len)
+{
+	return phys_access(t, pa, buf, len, false);
+}
+
+int ekp_target_write_phys(struct ekp_target *t, uint64_t pa, const void *buf, size_t len)
+{
+	return phys_access(t, pa, (void *)buf, len, true);
+}
+
+#define MAX_RESTEPS 4096 /* steps off one breakpoint before giving up (a jump to itself) */
+
+int ekp_target_step_off(struct ekp_target *t, const struct rsp_stop *stop)
+{
+	struct rsp_stop stepped;
+	uint64_t pc, bp_pc;
+	int err;
+
+	if (!t->pc_known && (err = ekp_target_read_pc(t, &pc)))
+		return err;
+	bp_pc = t->pc;
+
+	/*
+	 * A rep-prefixed instruction steps one iteration at a time, with the same PC: stepping
+	 * it to its end is also right. A jump to itself never leaves: give up after a while.
+	 */
+	for (unsigned int n = 0;; n++) {
+		err = rsp_step(t->rsp, stop->has_thread ? &stop->thread : NULL, &stepped,
+			       t->timeout_ms);
+		if (err)
+			return ekp_err_prefix(err, "stepping off a breakpoint: ");
+		t->pc_known = false;
+		if (n == MAX_RESTEPS)
+			return 0;
+		err = ekp_target_read_pc(t, &pc);
+		if (err)
+			return err;
+		if (pc != bp_pc)
+			return 0;
+		t->resteps++;
+	}
+}
+
+int ekp_target_resume(struct ekp_target *t)
+{
+	int err;
+
+	ekp_target_cache_reset(t);
+	err = rsp_resume(t->rsp, "c", t->timeout_ms);
+
+	return err ? ekp_err_prefix(err, "resuming the guest: ") : 0;
+}
+
+uint64_t ekp_target_round_trips(const struct ekp_target *t)
+{
+	return rsp_round_trips(t->rsp);
 }

@@ -7,6 +7,7 @@
 #ifndef EKPROBE_HOST_TARGET_H
 #define EKPROBE_HOST_TARGET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ekprobe/arch.h"
@@ -28,7 +29,9 @@ struct ekp_target {
 	struct ekp_target_reg map[EKP_MAX_REGS];
 	struct ekp_buf g;
 	int timeout_ms;
-	uint64_t round_trips;   /* request/reply exchanges made through this target */
+	uint64_t resteps;       /* single-steps repeated: the PC stayed on the breakpoint */
+	uint64_t pc;            /* the stopped vCPU's PC, once read after the last stop */
+	bool pc_known;
 	struct {
 		uint64_t base;
 		int state;      /* 0 empty, 1 valid, -1 known unreadable */
@@ -46,7 +49,27 @@ int ekp_target_read_regs(struct ekp_target *t, struct ekp_regs *regs);
 int ekp_target_read_pc(struct ekp_target *t, uint64_t *pc);
 /* Guest virtual memory, through the cache; -EFAULT if unreadable. Fits ekp_fetch_ctx. */
 int ekp_target_read_mem(void *target, uint64_t addr, void *buf, size_t len);
-/* Forget cached memory: call whenever the guest ran. */
+/* Forget cached memory and the PC: call whenever the guest ran. */
 void ekp_target_cache_reset(struct ekp_target *t);
+
+/* Breakpoints held by QEMU (Z0/z0) at a virtual address (or physical, in QEMU's TCG: matched
+ * against the PC). */
+int ekp_target_insert_bp(struct ekp_target *t, uint64_t addr);
+int ekp_target_remove_bp(struct ekp_target *t, uint64_t addr);
+/* Memory accesses through QEMU at guest physical addresses: code written this way
+ * invalidates QEMU's translations of it. */
+int ekp_target_read_phys(struct ekp_target *t, uint64_t pa, void *buf, size_t len);
+int ekp_target_write_phys(struct ekp_target *t, uint64_t pa, const void *buf, size_t len);
+/*
+ * Move the vCPU that stopped off the breakpoint at its PC: QEMU reports a breakpoint at the
+ * PC again on a plain continue, only a single-step passes over it. Steps until the PC
+ * leaves it (QEMU 7.2 TCG now and then ends a step without executing the instruction),
+ * counting the repeated steps in resteps. The other vCPUs stay stopped.
+ */
+int ekp_target_step_off(struct ekp_target *t, const struct rsp_stop *stop);
+/* Let the whole VM run. */
+int ekp_target_resume(struct ekp_target *t);
+/* Request/reply exchanges made with the gdbstub so far. */
+uint64_t ekp_target_round_trips(const struct ekp_target *t);
 
 #endif

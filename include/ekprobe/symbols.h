@@ -26,6 +26,9 @@ int ekp_symtab_load(const char *path, struct ekp_symtab **out);
 int ekp_symtab_load_mem(const void *data, size_t len, bool is_elf, struct ekp_symtab **out);
 void ekp_symtab_free(struct ekp_symtab *st);
 bool ekp_symtab_has_image(const struct ekp_symtab *st);
+/* The architecture the image is built for ("x86_64", "arm64"), or NULL when it does not say
+ * (a System.map) or is of another. */
+const char *ekp_symtab_arch(const struct ekp_symtab *st);
 
 /* Exactly one symbol of that name: 0; none: -ENOENT; several at different addresses: -ENOTUNIQ. */
 int ekp_symtab_lookup(const struct ekp_symtab *st, const char *name, struct ekp_sym *out);
