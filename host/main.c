@@ -17,7 +17,6 @@
 #include "ekprobe/err.h"
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
-#include "host/engines/jump.h"
 #include "host/engines/plan.h"
 #include "host/log.h"
 #include "host/probes/resolve.h"
@@ -40,14 +39,16 @@ static const char usage_text[] =
 "      --probes FILE      read probes from FILE: one a line, '#' starts a comment\n"
 "\n"
 "Symbols:\n"
+"      --arch ARCH        the guest's architecture (x86_64); default: what the vmlinux\n"
+"                         says, else what the QEMU binary emulates\n"
 "  -s, --symbols FILE     the guest kernel's vmlinux (best: offsets are checked against\n"
 "                         its instructions) or System.map; default: vmlinux, then\n"
 "                         System.map, in the directory of QEMU's -kernel image\n"
 "\n"
 "Guest:\n"
-"  -- QEMU COMMAND...     start QEMU with -S, a gdbstub and QMP on private Unix sockets\n"
-"                         (mode 0600); probes are armed before the first instruction;\n"
-"                         ekprobe-host exits with QEMU's exit status\n"
+"  -- QEMU COMMAND...     start QEMU with -S, a gdbstub and QMP on Unix sockets in a\n"
+"                         private directory (mode 0700); probes are armed before the\n"
+"                         first instruction; ekprobe-host exits with QEMU's exit status\n"
 "      --vm SPEC          attach to the gdbstub of a QEMU you started: gdb:HOST:PORT or\n"
 "                         unix:PATH (started with -S: from the first instruction;\n"
 "                         otherwise from now on)\n"
@@ -60,7 +61,8 @@ static const char usage_text[] =
 "      --summary          end with per-probe hit counts and run times\n"
 "\n"
 "Other:\n"
-"      --timeout MS       give up on a gdbstub or QMP exchange after MS ms (default 10000)\n"
+"      --timeout MS       give up on QEMU's start, a gdbstub or QMP exchange, or the\n"
+"                         whole shutdown after MS ms (default 10000)\n"
 "      --engine ENGINE    trap (default): breakpoints held by QEMU's gdbstub, any guest;\n"
 "                         jump: 5-byte jumps into trampolines in the guest's reserved slots\n"
 "                         (needs the ekprobe guest patch and launch mode; every probe must\n"
@@ -87,13 +89,22 @@ static const char usage_text[] =
 "usage or a bad probe (then no guest is started). Docs: docs/usage.md, docs/probes.md.\n";
 
 #define MAX_ENGINE_CHOICES 256
+#define MAX_PROBE_ARGS 4096
+
+/* A -p spec or a --probes file, in command-line order (parsed once the arch is known). */
+struct probe_arg {
+	bool file;
+	const char *text;
+};
 
 struct options {
-	enum ekp_engine engine;
+	const char *engine;
 	struct ekp_engine_choice choices[MAX_ENGINE_CHOICES];
 	unsigned int nr_choices;
+	struct probe_arg probes[MAX_PROBE_ARGS];
+	unsigned int nr_probes;
 	int poll_ms;
-	const char *symbols, *output, *vm, *qmp;
+	const char *symbols, *output, *vm, *qmp, *arch;
 	enum ekp_format format;
 	bool summary;
 	int timeout_ms;
@@ -153,10 +164,11 @@ static bool has_arg(char **argv, const char *arg)
 static int parse_engine(struct options *o, char *arg)
 {
 	char *eq = strrchr(arg, '=');
-	enum ekp_engine e;
+	const char *e = eq ? eq + 1 : arg;
 
-	if (ekp_engine_parse(eq ? eq + 1 : arg, &e))
-		return usage_error("--engine %s: expected trap, jump or auto, or EVENT=ENGINE", arg);
+	if (!ekp_engine_name_valid(e))
+		return usage_error("--engine %s: expected %s, or EVENT=ENGINE", arg,
+				   ekp_engine_names());
 	if (!eq) {
 		o->engine = e;
 		return 0;
@@ -171,14 +183,55 @@ static int parse_engine(struct options *o, char *arg)
 	return 0;
 }
 
+static int add_probe_arg(struct options *o, bool file, const char *text)
+{
+	if (o->nr_probes == MAX_PROBE_ARGS)
+		return usage_error("more than %d -p/--probes options", MAX_PROBE_ARGS);
+	o->probes[o->nr_probes++] = (struct probe_arg){ file, text };
+	return 0;
+}
+
+/* --arch, else what the vmlinux says, else what the QEMU binary emulates. */
+static const struct ekp_arch *guest_arch(const struct options *o, const struct ekp_symtab *st)
+{
+	const struct ekp_arch *a;
+
+	if (o->arch)
+		return ekp_arch_by_name(o->arch);
+	if ((a = ekp_arch_by_name(ekp_symtab_arch(st))))
+		return a;
+	if (o->qemu_argv && (a = ekp_arch_by_qemu(o->qemu_argv[0])))
+		return a;
+	return NULL;
+}
+
+static struct ekp_probe_list *read_probes(const struct options *o, const struct ekp_arch *arch)
+{
+	struct ekp_probe_list *probes = ekp_probe_list_new(arch);
+	unsigned int nr_cmdline = 0;
+	int err = probes ? 0 : ekp_err(ENOMEM, "out of memory");
+
+	for (unsigned int i = 0; !err && i < o->nr_probes; i++)
+		err = o->probes[i].file ? ekp_probe_list_load(probes, o->probes[i].text)
+					: ekp_probe_list_add(probes, o->probes[i].text, "-p",
+							     ++nr_cmdline);
+	if (err) {
+		ekp_error("%s", ekp_errstr(err));
+		ekp_probe_list_free(probes);
+		return NULL;
+	}
+	return probes;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT, OPT_ENGINE,
-	       OPT_POLL_MS };
+	       OPT_POLL_MS, OPT_ARCH };
 	static const struct option longopts[] = {
 		{ "probe", required_argument, NULL, 'p' },
 		{ "probes", required_argument, NULL, OPT_PROBES },
 		{ "symbols", required_argument, NULL, 's' },
+		{ "arch", required_argument, NULL, OPT_ARCH },
 		{ "vm", required_argument, NULL, OPT_VM },
 		{ "qmp", required_argument, NULL, OPT_QMP },
 		{ "output", required_argument, NULL, 'o' },
@@ -192,37 +245,36 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
-	const struct ekp_arch *arch = &ekp_arch_x86_64;
-	static struct options o = { .format = EKP_FORMAT_TEXT, .timeout_ms = 10000, .poll_ms = 10 };
-	struct ekp_probe_list *probes = ekp_probe_list_new(arch);
+	static struct options o = { .format = EKP_FORMAT_TEXT, .timeout_ms = 10000, .poll_ms = 10,
+				    .engine = "trap" };
+	const struct ekp_arch *arch;
+	struct ekp_probe_list *probes = NULL;
+	struct ekp_probe **pv = NULL;
+	struct ekp_engine_set *engines = NULL;
 	struct ekp_symtab *st = NULL;
-	unsigned int nr_cmdline = 0;
 	char *auto_symbols = NULL;
-	struct ekp_jump_engine *jump = NULL;
 	struct ekp_sink sink;
 	FILE *out = stdout;
+	unsigned int n;
 	uint64_t v;
-	int c, err, status;
+	int c, err, status = EXIT_USAGE;
 
-	if (!probes)
-		return 1;
 	while ((c = getopt_long(argc, argv, "+p:s:o:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			err = ekp_probe_list_add(probes, optarg, "-p", ++nr_cmdline);
-			if (err) {
-				ekp_error("%s", ekp_errmsg());
-				return EXIT_USAGE;
-			}
+			if ((err = add_probe_arg(&o, false, optarg)))
+				return err;
 			break;
 		case OPT_PROBES:
-			err = ekp_probe_list_load(probes, optarg);
-			if (err) {
-				ekp_error("%s", ekp_errmsg());
-				return EXIT_USAGE;
-			}
+			if ((err = add_probe_arg(&o, true, optarg)))
+				return err;
 			break;
 		case 's': o.symbols = optarg; break;
+		case OPT_ARCH:
+			if (!ekp_arch_by_name(optarg))
+				return usage_error("--arch %s: expected x86_64", optarg);
+			o.arch = optarg;
+			break;
 		case OPT_VM: o.vm = optarg; break;
 		case OPT_QMP: o.qmp = optarg; break;
 		case 'o': o.output = optarg; break;
@@ -265,7 +317,7 @@ int main(int argc, char **argv)
 					      : "no guest: give a QEMU command after --, or --vm");
 	if (o.qmp && !o.vm)
 		return usage_error("%s", "--qmp goes with --vm (in launch mode QMP is set up itself)");
-	if (ekp_probe_list_count(probes) == 0)
+	if (!o.nr_probes)
 		return usage_error("%s", "no probes: give -p SPEC or --probes FILE");
 	if (!o.symbols) {
 		o.symbols = auto_symbols = default_symbols(o.qemu_argv);
@@ -275,36 +327,72 @@ int main(int argc, char **argv)
 	}
 	err = ekp_symtab_load(o.symbols, &st);
 	if (err) {
-		ekp_error("%s: %s", o.symbols, ekp_errmsg());
-		return EXIT_USAGE;
+		ekp_error("%s: %s", o.symbols, ekp_errstr(err));
+		goto out;
+	}
+	arch = guest_arch(&o, st);
+	if (!arch) {
+		usage_error("%s", "cannot tell the guest's architecture from the symbols or the QEMU "
+			    "command: give --arch");
+		goto out;
+	}
+	if (o.arch && ekp_symtab_arch(st) && strcmp(ekp_symtab_arch(st), arch->name)) {
+		usage_error("--arch %s, but %s is built for %s", o.arch, o.symbols,
+			    ekp_symtab_arch(st));
+		goto out;
+	}
+	probes = read_probes(&o, arch);
+	if (!probes)
+		goto out;
+	if (ekp_probe_list_count(probes) == 0) {
+		usage_error("%s", "no probes: every line given was empty or a comment");
+		goto out;
 	}
 	err = ekp_resolve_probes(probes, st, arch);
 	if (err) {
-		ekp_error("%s", ekp_errmsg());
-		return EXIT_USAGE;
+		ekp_error("%s", ekp_errstr(err));
+		goto out;
 	}
-	struct ekp_engine_plan_config pc = {
-		.arch = arch, .st = st, .probes = probes, .dflt = o.engine, .choices = o.choices,
-		.nr_choices = o.nr_choices, .attach = o.vm != NULL,
+	n = ekp_probe_list_count(probes);
+	pv = calloc((size_t)n + 1, sizeof(*pv));
+	if (!pv) {
+		ekp_error("out of memory");
+		status = 1;
+		goto out;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		pv[i] = ekp_probe_list_get(probes, i);
+	struct ekp_engine_env env = {
+		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .launch = o.qemu_argv != NULL,
+		.icount = has_arg(o.qemu_argv, "-icount"), .timeout_ms = o.timeout_ms,
 	};
-	err = ekp_engine_plan(&pc, &jump);
-	if (err)
-		return EXIT_USAGE;
+	struct ekp_plan_config pc = {
+		.env = &env, .dflt = o.engine, .choices = o.choices, .nr_choices = o.nr_choices,
+	};
+	err = ekp_engines_plan(&pc, &engines);
+	if (err) {
+		/* -EINVAL: the reasons were printed, probe by probe; anything else is ours. */
+		if (err != -EINVAL) {
+			ekp_error("planning the engines: %s", ekp_errstr(err));
+			status = 1;
+		}
+		goto out;
+	}
 	if (o.output && !(out = fopen(o.output, "w"))) {
 		ekp_error("%s: %s", o.output, strerror(errno));
-		return EXIT_USAGE;
+		goto out;
 	}
 	if (isatty(fileno(out)))
 		setvbuf(out, NULL, _IOLBF, 0);
 	ekp_sink_init(&sink, o.format, out, st);
 	struct ekp_session_config cfg = {
-		.arch = arch, .st = st, .probes = probes, .sink = &sink, .summary = o.summary,
-		.qemu_argv = o.qemu_argv, .vm = o.vm, .qmp_path = o.qmp, .timeout_ms = o.timeout_ms,
-		.jump = jump, .icount = has_arg(o.qemu_argv, "-icount"), .poll_ms = o.poll_ms,
+		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .engines = engines,
+		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm,
+		.qmp_path = o.qmp, .timeout_ms = o.timeout_ms, .poll_ms = o.poll_ms,
 	};
 	status = ekp_session_run(&cfg);
 	if (status < 0) {
-		ekp_error("%s", ekp_errmsg());
+		ekp_error("%s", ekp_errstr(status));
 		status = 1;
 	}
 	ekp_sink_fini(&sink);
@@ -312,7 +400,9 @@ int main(int argc, char **argv)
 		ekp_error("%s: %s", o.output, strerror(errno));
 		status = 1;
 	}
-	ekp_jump_engine_free(jump);
+out:
+	ekp_engines_free(engines);
+	free(pv);
 	ekp_symtab_free(st);
 	ekp_probe_list_free(probes);
 	free(auto_symbols);

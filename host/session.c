@@ -1,4 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The run loop and how a run ends (docs/usage.md, "Exit status"):
+ *
+ *   the guest exits           launch: QEMU's exit status; attach: 0
+ *   QEMU killed by signal N   128+N, with a message naming the signal
+ *   gdbstub connection lost   launch: QEMU terminated, 1; attach: 1 (0 when QMP says QEMU
+ *                             exited; without QMP "the gdbstub closed the connection", 0)
+ *   a signal                  the guest is stopped, every probe removed, the guest resumed;
+ *                             launch: QEMU's status once it exits, a second signal terminates
+ *                             it; attach: 0, and a second signal gives up at once (1)
+ *   an error                  probes removed while the gdbstub answers; launch: QEMU
+ *                             terminated; 1
+ *
+ * Every wait has a deadline (--timeout) or is interruptible by a signal, and the whole
+ * shutdown shares one deadline.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -11,44 +27,38 @@
 #include <unistd.h>
 
 #include "ekprobe/err.h"
-#include "host/engines/trap.h"
-#include "host/vm/guestmem.h"
-#include "host/vm/launch.h"
 #include "host/log.h"
 #include "host/session.h"
-#include "host/fetch/task.h"
+#include "host/vm/launch.h"
+#include "host/vm/qemu_argv.h"
+#include "host/vm/target.h"
 #include "proto/qmp.h"
 #include "proto/rsp.h"
 
 struct session {
 	const struct ekp_session_config *cfg;
+	struct ekp_engine_set *set;
 	struct ekp_qemu qemu;
 	bool launched;
+	struct ekp_qemu_argv argv;
 	struct rsp_client *rsp;
 	struct qmp_client *qmp;
 	struct ekp_target target;
 	bool have_target;
-	struct ekp_trap_engine *engine;
-	struct ekp_probe **trap_probes;  /* the probes the trap engine holds */
-	unsigned int *trap_index;        /* probe index -> trap engine index, or ~0u */
-	unsigned int nr_trap;
-	struct ekp_jump_engine *jump;
-	uint64_t jump_arm_pa;            /* the jump engine's arming breakpoint, until armed */
-	uint64_t tsc_hz;                 /* guest TSC ticks per second */
-	struct ekp_guestmem ram;         /* guest RAM, shared with QEMU (jump engine) */
-	char **argv_owned;               /* the QEMU command line with the RAM backend */
-	size_t argv_ours;                /* argv_owned[argv_ours..] are strdup'ed by us */
-	struct ekp_task_layout tasks;
-	struct ekp_probe **probes;
-	unsigned int nr_probes;
 	int sigfd;
-	bool interrupted;       /* a signal asked us to stop probing */
-	bool armed;
-	uint64_t rt_armed;      /* gdbstub round trips spent arming */
+	unsigned int signals;   /* signals received */
+	uint64_t signal_at;     /* when the first came (mono ns) */
+	bool armed;             /* the engines' probes are in the guest */
+	bool running;           /* the VM runs: resumed, no stop reply yet */
+	bool detached;          /* probes removed and the guest resumed on a signal */
+	bool qemu_gone;         /* QEMU exited (its status in qemu_status) */
+	bool give_up;           /* a second signal: leave at once, touch nothing */
+	int qemu_status;
+	uint64_t rt_armed;      /* gdbstub round trips when arming was done */
 	/* Clocks (host CLOCK_MONOTONIC ns). */
 	uint64_t t_start, t_end, stop_began, stopped_ns;
-	int emit_err;
-	char end[160];
+	uint64_t deadline;      /* of the shutdown, once it began; 0 before */
+	char end[192];
 };
 
 static uint64_t mono_ns(void)
@@ -95,9 +105,13 @@ static int setup_signals(struct session *s)
 	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (s->sigfd < 0)
 		return ekp_err(errno, "signalfd: %s", strerror(errno));
+	/* A closed pipe or a file size limit must be a write error we report, not a death. */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 	return 0;
 }
+
+/* ---- getting a stopped guest ------------------------------------------------------------ */
 
 static int connect_qmp(struct session *s, const char *path, bool *prelaunch)
 {
@@ -138,7 +152,7 @@ static int connect_vm(struct session *s, const char *vm)
 		host[colon - (vm + 4)] = '\0';
 		err = rsp_connect_tcp(host, colon + 1, s->cfg->timeout_ms, &s->rsp);
 	} else {
-		return ekp_err(EINVAL, "--vm %s: expected gdb:HOST:PORT or unix:PATH", vm);
+		return ekp_err(EINVAL, "bad --vm '%s': expected gdb:HOST:PORT or unix:PATH", vm);
 	}
 	if (err)
 		return ekp_err_prefix(err, "gdbstub %s: ", vm);
@@ -150,63 +164,38 @@ static int connect_vm(struct session *s, const char *vm)
 	return 0;
 }
 
-/*
- * The jump engine reads its ring from guest RAM while the guest runs: QEMU keeps RAM in a
- * memfd shared with us. The user's -m (default 128 MiB) becomes that backend's size.
- */
-/* -M/-machine q35 (any version): QEMU splits RAM at 2 GiB there, at 3 GiB on pc. */
-static bool machine_is_q35(char *const *argv)
+/* Launch mode: the user's command line, plus what the engines need. */
+static int launch(struct session *s)
 {
-	for (size_t i = 0; argv[i] && argv[i + 1]; i++)
-		if ((!strcmp(argv[i], "-M") || !strcmp(argv[i], "-machine")) &&
-		    (!strncmp(argv[i + 1], "q35", 3) || strstr(argv[i + 1], "type=q35") ||
-		     strstr(argv[i + 1], "pc-q35")))
-			return true;
-	return false;
-}
-
-static int qemu_argv_with_ram(struct session *s, char *const *argv, uint64_t *ram)
-{
-	struct ekp_guestmem_args ga;
-	const char *m = NULL;
-	size_t n = 0, k = 0;
+	char vm[192];
+	bool prelaunch = false;
 	int err;
 
-	for (n = 0; argv[n]; n++) {
-		if (strstr(argv[n], "memory-backend"))
-			return ekp_err(EINVAL, "the QEMU command line sets a memory backend already; "
-				       "the jump engine needs its own (drop it, or use --engine trap)");
-		if (!strcmp(argv[n], "-m") && argv[n + 1])
-			m = argv[n + 1];
+	err = ekp_qemu_argv_init(&s->argv, s->cfg->qemu_argv);
+	for (unsigned int k = 0; !err && k < s->set->nr; k++) {
+		struct ekp_engine *e = s->set->engines[k];
+
+		if (e->ops->qemu_args)
+			err = e->ops->qemu_args(e, &s->argv);
 	}
-	*ram = EKP_QEMU_DEFAULT_RAM;
-	if (m && (err = ekp_guestmem_parse_size(m, ram)))
-		return ekp_err_prefix(err, "-m %s: ", m);
-	err = ekp_guestmem_qemu_args(*ram, &ga);
 	if (err)
 		return err;
-	s->argv_owned = calloc(n + ga.argc + 1, sizeof(char *));
-	if (!s->argv_owned)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(argv[i], "-m") && argv[i + 1]) {
-			i++;
-			continue;
-		}
-		s->argv_owned[k++] = argv[i];
-	}
-	s->argv_ours = k;
-	for (unsigned int i = 0; i < ga.argc; i++)
-		if (!(s->argv_owned[k++] = strdup(ga.argv[i])))
-			return -ENOMEM;
-	return 0;
-}
-
-static void *guest_ptr(void *opaque, uint64_t pa, size_t len)
-{
-	struct session *s = opaque;
-
-	return ekp_guestmem_ptr(&s->ram, pa, len);
+	err = ekp_qemu_launch(s->argv.v, s->cfg->timeout_ms, &s->qemu);
+	if (err)
+		return err;
+	s->launched = true;
+	err = connect_qmp(s, s->qemu.qmp_path, &prelaunch);
+	if (err)
+		return err;
+	if (!prelaunch)
+		return ekp_err(EPROTO, "QEMU is not holding the guest before its first instruction "
+			       "(status is not prelaunch)");
+	snprintf(vm, sizeof(vm), "unix:%s", s->qemu.gdb_path);
+	err = connect_vm(s, vm);
+	/* Both connections are up: the sockets and their directory can go now, so that nothing
+	 * is left behind whatever happens to ekprobe-host later. */
+	ekp_qemu_remove_sockets(&s->qemu);
+	return err;
 }
 
 static int start(struct session *s)
@@ -215,36 +204,7 @@ static int start(struct session *s)
 	int err;
 
 	if (s->cfg->qemu_argv) {
-		char *const *argv = s->cfg->qemu_argv;
-		uint64_t ram = 0;
-
-		if (s->jump) {
-			err = qemu_argv_with_ram(s, argv, &ram);
-			if (err)
-				return err;
-			argv = s->argv_owned;
-		}
-		err = ekp_qemu_launch(argv, 10000, &s->qemu);
-		if (err)
-			return err;
-		s->launched = true;
-		err = connect_qmp(s, s->qemu.qmp_path, &prelaunch);
-		if (err)
-			return err;
-		if (!prelaunch)
-			return ekp_err(EPROTO, "QEMU is not holding the guest before its first "
-				       "instruction (status is not prelaunch)");
-		if (s->jump) {
-			err = ekp_guestmem_open(&s->ram, s->qemu.pid, ram,
-						ekp_guestmem_default_below_4g(machine_is_q35(s->cfg->qemu_argv), ram));
-			if (err)
-				return ekp_err_prefix(err, "mapping guest RAM: ");
-			ekp_jump_set_ram(s->jump, guest_ptr, s);
-		}
-		char vm[160];
-
-		snprintf(vm, sizeof(vm), "unix:%s", s->qemu.gdb_path);
-		err = connect_vm(s, vm);
+		err = launch(s);
 	} else {
 		err = connect_vm(s, s->cfg->vm);
 		if (!err && s->cfg->qmp_path)
@@ -266,277 +226,362 @@ static int start(struct session *s)
 
 static int arm(struct session *s)
 {
-	struct ekp_trap_config tc = {
-		.arch = s->cfg->arch, .target = &s->target, .st = s->cfg->st, .tasks = &s->tasks,
-		.probes = s->probes, .nr_probes = s->nr_probes, .emit = emit_event, .opaque = s,
-		.now_ns = guest_now_ns,
+	struct ekp_engine_run run = {
+		.target = &s->target, .qemu_pid = s->launched ? s->qemu.pid : 0,
+		.qemu_argv = s->launched ? s->argv.v : NULL, .emit = emit_event,
+		.guest_now_ns = guest_now_ns, .opaque = s,
 	};
+	char what[256] = "";
+	size_t used = 0;
 	int err;
 
-	ekp_task_layout_init(&s->tasks, s->cfg->st);
-	s->trap_probes = calloc(s->nr_probes + 1, sizeof(*s->trap_probes));
-	s->trap_index = calloc(s->nr_probes + 1, sizeof(*s->trap_index));
-	if (!s->trap_probes || !s->trap_index)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < s->nr_probes; i++) {
-		s->trap_index[i] = ~0u;
-		if (ekp_jump_planned(s->jump, i))
-			continue;
-		s->trap_index[i] = s->nr_trap;
-		s->trap_probes[s->nr_trap++] = s->probes[i];
-	}
-	tc.probes = s->trap_probes;
-	tc.nr_probes = s->nr_trap;
-	if (s->jump) {
-		s->jump_arm_pa = ekp_jump_arm_addr(s->jump);
-		if (!s->jump_arm_pa)
-			return ekp_err(ENOENT, "no kernel entry (_text) to arm the jump engine at");
-		err = rsp_insert_break(s->rsp, 0, s->jump_arm_pa, 1, s->cfg->timeout_ms);
-		s->target.round_trips++;
+	s->armed = true; /* from the first insertion on, disarm must run */
+	for (unsigned int k = 0; k < s->set->nr; k++) {
+		struct ekp_engine *e = s->set->engines[k];
+		unsigned int n = 0;
+
+		err = e->ops->arm(e, &run);
 		if (err)
-			return ekp_err_prefix(err, "arming breakpoint for the jump engine: ");
+			return err;
+		for (unsigned int i = 0; i < s->cfg->nr_probes; i++)
+			n += s->set->owner[i] == k;
+		used += (size_t)snprintf(what + used, sizeof(what) - used, "%s%u %s", used ? ", " : "",
+					 n, e->ops->name);
+		if (used >= sizeof(what))
+			used = sizeof(what) - 1;
 	}
-	err = ekp_trap_engine_new(&tc, &s->engine);
-	if (err)
-		return ekp_err(-err, "creating the trap engine: %s", strerror(-err));
-	err = ekp_trap_arm(s->engine);
-	if (err)
-		return err;
-	s->armed = true;
-	s->rt_armed = s->target.round_trips;
-	if (s->jump)
-		ekp_info("armed %u trap probe%s; %u jump probe%s go in when the kernel is in place, "
-			 "before its first instruction", s->nr_trap, s->nr_trap == 1 ? "" : "s",
-			 ekp_jump_nr_planned(s->jump), ekp_jump_nr_planned(s->jump) == 1 ? "" : "s");
-	else
-		ekp_info("armed %u probe%s (trap engine) before resuming the guest", s->nr_probes,
-			 s->nr_probes == 1 ? "" : "s");
+	s->rt_armed = ekp_target_round_trips(&s->target);
+	ekp_info("armed %u probe%s (%s) before resuming the guest", s->cfg->nr_probes,
+		 s->cfg->nr_probes == 1 ? "" : "s", what);
 	return 0;
 }
 
-/* Remove every breakpoint and let the guest run on without us. The VM must be stopped. */
+/* ---- running ---------------------------------------------------------------------------- */
+
+static int drain(struct session *s)
+{
+	for (unsigned int k = 0; k < s->set->nr; k++) {
+		struct ekp_engine *e = s->set->engines[k];
+		int err = e->ops->drain ? e->ops->drain(e) : 0;
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static bool any_drain(const struct session *s)
+{
+	for (unsigned int k = 0; k < s->set->nr; k++)
+		if (s->set->engines[k]->ops->drain)
+			return true;
+	return false;
+}
+
+/* Milliseconds left until the shutdown deadline (at least 1), or 0 when it passed. */
+static int budget_left(struct session *s)
+{
+	uint64_t now = mono_ns();
+
+	if (now >= s->deadline)
+		return 0;
+	return (int)((s->deadline - now) / 1000000) + 1;
+}
+
+/* From now on every exchange shares what is left of one --timeout. */
+static void begin_shutdown(struct session *s)
+{
+	if (!s->deadline)
+		s->deadline = mono_ns() + (uint64_t)s->cfg->timeout_ms * 1000000u;
+}
+
+static bool in_budget(struct session *s)
+{
+	int left = budget_left(s);
+
+	s->target.timeout_ms = left ? left : 1;
+	return left > 0;
+}
+
+/* Take every probe out of the guest and let it run on. The VM must be stopped. */
 static int detach(struct session *s)
 {
 	int err = 0, err2;
 
-	if (s->armed)
-		err = ekp_trap_disarm(s->engine);
-	s->armed = false;
-	if (s->jump && ekp_jump_armed(s->jump)) {
-		ekp_jump_drain(s->jump);
-		err2 = ekp_jump_disarm(s->jump, &s->target);
+	for (unsigned int k = 0; s->armed && k < s->set->nr; k++) {
+		struct ekp_engine *e = s->set->engines[k];
+
+		if (!in_budget(s))
+			return ekp_err(ETIMEDOUT, "removing the probes took longer than --timeout "
+				       "(%d ms)", s->cfg->timeout_ms);
+		err2 = e->ops->disarm(e);
 		err = err ? err : err2;
-		if (!err2)
-			ekp_info("jump sites restored (original bytes read back)");
 	}
-	err2 = rsp_detach(s->rsp, s->cfg->timeout_ms);
+	s->armed = false;
+	if (!in_budget(s))
+		return err ? err : ekp_err(ETIMEDOUT, "detaching took longer than --timeout");
+	err2 = rsp_detach(s->rsp, s->target.timeout_ms);
 	return err ? err : err2;
 }
 
-static int handle_signal(struct session *s)
+static const char *signal_name(int sig)
+{
+	const char *n = strsignal(sig);
+
+	return n ? n : "?";
+}
+
+/* QEMU exited: how, for the summary and the exit status. */
+static void note_qemu_exit(struct session *s, int status, bool terminated_by_us)
+{
+	s->qemu_gone = true;
+	s->qemu_status = status;
+	if (terminated_by_us) {
+		snprintf(s->end, sizeof(s->end), "QEMU terminated on a second signal (status %d)",
+			 status);
+	} else if (status > 128) {
+		ekp_error("QEMU was killed by signal %d (%s)", status - 128, signal_name(status - 128));
+		snprintf(s->end, sizeof(s->end), "QEMU killed by signal %d", status - 128);
+	} else {
+		snprintf(s->end, sizeof(s->end), "guest exited (status %d)", status);
+	}
+}
+
+/*
+ * The gdbstub connection closed. Launch mode: QEMU is exiting, or the connection alone was
+ * lost (then QEMU is terminated by the caller). Attach mode: QMP, if given, tells which.
+ */
+static int connection_closed(struct session *s)
+{
+	int status;
+
+	s->running = false;
+	if (s->launched) {
+		status = ekp_qemu_wait(&s->qemu, s->cfg->timeout_ms);
+		if (status == -ETIMEDOUT)
+			return ekp_err(ECONNRESET, "lost the connection to QEMU's gdbstub, and QEMU "
+				       "did not exit within %d ms", s->cfg->timeout_ms);
+		if (status < 0)
+			return ekp_err(-status, "waiting for QEMU: %s", strerror(-status));
+		note_qemu_exit(s, status, false);
+		return 0;
+	}
+	if (s->qmp && qmp_poll_events(s->qmp) != -EPIPE)
+		return ekp_err(ECONNRESET, "lost the connection to the gdbstub while QEMU still runs "
+			       "(its QMP socket answers)");
+	snprintf(s->end, sizeof(s->end), s->qmp ? "guest exited" :
+		 "the gdbstub closed the connection (QEMU exited?)");
+	return 0;
+}
+
+static int handle_signals(struct session *s)
 {
 	struct signalfd_siginfo si;
+	int err;
 
 	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		if (s->interrupted && s->launched) {
-			ekp_info("second signal: terminating QEMU");
-			ekp_qemu_terminate(&s->qemu, 3000);
+		if (++s->signals == 1) {
+			ekp_info("signal %u: stopping the guest to remove the probes", si.ssi_signo);
+			s->signal_at = mono_ns();
+			if (s->running && (err = rsp_interrupt(s->rsp, s->cfg->timeout_ms)))
+				return ekp_err_prefix(err, "stopping the guest: ");
 			continue;
 		}
-		if (!s->interrupted) {
-			ekp_info("signal %u: stopping the guest to remove the probes", si.ssi_signo);
-			s->interrupted = true;
-			if (rsp_interrupt(s->rsp))
-				return -EPIPE;
+		if (s->launched && !s->qemu_gone) {
+			ekp_info("second signal: terminating QEMU");
+			note_qemu_exit(s, ekp_qemu_terminate(&s->qemu, s->cfg->timeout_ms), true);
+			return 0;
 		}
+		s->give_up = true;
+		if (!s->launched)
+			return ekp_err(EINTR, "second signal: leaving without removing the probes (the "
+				       "gdbstub did not stop the guest); the guest may stay stopped");
 	}
 	return 0;
 }
 
-static uint64_t host_tsc(void)
+/* The first signal's stop must come within --timeout. */
+static int signal_wait_ms(const struct session *s)
 {
-#if defined(__x86_64__)
-	uint32_t lo, hi;
+	uint64_t due = s->signal_at + (uint64_t)s->cfg->timeout_ms * 1000000u, now = mono_ns();
 
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-#else
-	return 0;
-#endif
+	return now >= due ? 0 : (int)((due - now) / 1000000) + 1;
 }
 
-/*
- * A record's guest TSC as guest run time. Under TCG the guest TSC is the host's TSC with the
- * time the VM was stopped taken out, counted from reset (the guest's start): it runs at the
- * host TSC rate, or at 1 GHz (virtual nanoseconds) under -icount.
- */
-static uint64_t tsc_to_ns(void *opaque, uint64_t tsc)
+static int take_stop(struct session *s, const struct rsp_stop *stop)
 {
-	struct session *s = opaque;
+	int flags = 0, err;
 
-	if (!s->tsc_hz)
-		return 0;
-	return (uint64_t)((unsigned __int128)tsc * 1000000000u / s->tsc_hz);
-}
-
-/* Host TSC rate, measured over the time it took to start QEMU and arm (hundreds of ms). */
-static void measure_tsc(struct session *s, uint64_t t0_ns, uint64_t tsc0)
-{
-	uint64_t dt = mono_ns() - t0_ns, dtsc = host_tsc() - tsc0;
-
-	if (s->cfg->icount)
-		s->tsc_hz = 1000000000u;
-	else if (dt > 1000000)
-		s->tsc_hz = (uint64_t)((unsigned __int128)dtsc * 1000000000u / dt);
-}
-
-/* The stop at the kernel's entry, after the decompressor: put the jumps in. */
-static int maybe_arm_jumps(struct session *s)
-{
-	uint64_t pc = 0;
-	int err;
-
-	if (!s->jump || ekp_jump_armed(s->jump) || !s->jump_arm_pa)
-		return 0;
-	err = ekp_target_read_pc(&s->target, &pc);
-	if (err || pc != s->jump_arm_pa)
-		return err;
-	err = ekp_jump_arm(s->jump, &s->target);
+	s->running = false;
+	ekp_target_cache_reset(&s->target);
+	err = drain(s); /* records made before this stop come first */
 	if (err)
 		return err;
-	err = rsp_remove_break(s->rsp, 0, s->jump_arm_pa, 1, s->cfg->timeout_ms);
-	s->target.round_trips++;
-	s->jump_arm_pa = 0;
+	for (unsigned int k = 0; k < s->set->nr; k++) {
+		struct ekp_engine *e = s->set->engines[k];
+		int r = e->ops->on_stop ? e->ops->on_stop(e, stop) : 0;
+
+		if (r < 0)
+			return r;
+		flags |= r;
+	}
+	err = ekp_sink_flush(s->cfg->sink);
 	if (err)
-		return ekp_err_prefix(err, "removing the jump engine's arming breakpoint: ");
-	ekp_info("jump probes armed at the kernel's entry; their ring holds %u records, read "
-		 "every %d ms", ekp_jump_ring_records(s->jump),
-		 s->cfg->poll_ms > 0 ? s->cfg->poll_ms : 10);
-	return 0;
+		return err;
+	if (s->signals) {
+		s->t_end = s->stop_began;
+		begin_shutdown(s);
+		err = detach(s);
+		if (err)
+			return err;
+		s->detached = true;
+		snprintf(s->end, sizeof(s->end), "detached on signal, guest resumed");
+		return 1;
+	}
+	if (!(flags & EKP_STOP_TAKEN))
+		ekp_debug("stop that is not a probe (signal %d): resuming", stop->signal);
+	if (flags & EKP_STOP_ON_BREAKPOINT) {
+		err = ekp_target_step_off(&s->target, stop);
+		if (err)
+			return err;
+	}
+	err = ekp_target_resume(&s->target);
+	s->stopped_ns += mono_ns() - s->stop_began;
+	s->running = !err;
+	return err;
 }
 
-static int drain_jumps(struct session *s)
-{
-	int n;
-
-	if (!s->jump || !ekp_jump_armed(s->jump))
-		return 0;
-	n = ekp_jump_drain(s->jump);
-	return n < 0 ? n : 0;
-}
-
-/* Run the guest until it exits or we are asked to stop. */
+/* Run the guest until it exits, a signal detached us, or an error. */
 static int run(struct session *s)
 {
-	int poll_ms = s->cfg->poll_ms > 0 ? s->cfg->poll_ms : 10;
+	int poll_ms = any_drain(s) ? s->cfg->poll_ms : -1;
 	struct rsp_stop stop;
-	int err, ours;
+	int err;
 
 	s->t_start = mono_ns();
-	err = rsp_resume(s->rsp, "c");
+	err = ekp_target_resume(&s->target);
 	if (err)
 		return ekp_err_prefix(err, "starting the guest: ");
+	s->running = true;
 	for (;;) {
-		struct pollfd p[2] = { { rsp_fd(s->rsp), POLLIN, 0 }, { s->sigfd, POLLIN, 0 } };
+		struct pollfd p[3] = {
+			{ rsp_fd(s->rsp), POLLIN, 0 }, { s->sigfd, POLLIN, 0 },
+			{ s->launched ? s->qemu.pidfd : -1, POLLIN, 0 },
+		};
+		int wait = poll_ms, ready;
 
-		/* With jump probes, read their ring every poll_ms while the guest runs. */
-		int ready = poll(p, 2, s->jump && ekp_jump_armed(s->jump) ? poll_ms : -1);
+		if (s->signals && s->running) {
+			int left = signal_wait_ms(s);
 
+			if (!left)
+				return ekp_err(ETIMEDOUT, "the gdbstub did not stop the guest within "
+					       "%d ms of the signal", s->cfg->timeout_ms);
+			wait = wait < 0 || left < wait ? left : wait;
+		}
+		ready = poll(p, 3, wait);
 		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			return ekp_err(errno, "poll: %s", strerror(errno));
 		}
-		err = drain_jumps(s);
+		err = drain(s);
 		if (err)
 			return err;
-		if (ready == 0)
-			continue;
 		if (p[1].revents & POLLIN) {
-			err = handle_signal(s);
+			err = handle_signals(s);
 			if (err)
-				goto gone;
+				return err;
+			if (s->qemu_gone)
+				break;
 		}
-		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
+		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			if (p[2].revents & POLLIN) /* QEMU exited; its socket closes next */
+				p[0].revents = POLLIN;
+			else
+				continue;
+		}
 		err = rsp_wait_stop(s->rsp, &stop, s->cfg->timeout_ms);
 		s->stop_began = mono_ns();
-		if (err == -EPIPE)
-			goto gone;
+		if (err == -EPIPE) {
+			err = drain(s); /* QEMU's RAM stays mapped: read the last records */
+			return err ? err : connection_closed(s);
+		}
 		if (err)
 			return ekp_err_prefix(err, "waiting for the guest: ");
 		if (stop.kind == 'W' || stop.kind == 'X') {
-			err = drain_jumps(s);
+			s->running = false;
+			s->armed = false;
+			err = drain(s);
 			if (err)
 				return err;
+			if (s->launched)
+				return connection_closed(s);
 			snprintf(s->end, sizeof(s->end), "guest exited");
-			s->t_end = s->stop_began;
-			s->armed = false;
 			return 0;
 		}
-		err = maybe_arm_jumps(s);
+		err = take_stop(s, &stop);
 		if (err)
-			return err;
-		err = drain_jumps(s); /* records made before this stop come first */
-		if (err)
-			return err;
-		ours = ekp_trap_handle_stop(s->engine, &stop);
-		if (ours < 0)
-			return ours;
-		ekp_sink_flush(s->cfg->sink);
-		if (s->interrupted) {
-			s->t_end = s->stop_began;
-			err = detach(s);
-			snprintf(s->end, sizeof(s->end), "detached on signal, guest resumed");
-			return err;
-		}
-		if (!ours)
-			ekp_debug("stop that is not a probe (signal %d): resuming", stop.signal);
-		err = ekp_trap_resume(s->engine, &stop);
-		s->stopped_ns += mono_ns() - s->stop_began;
-		if (err == -EPIPE)
-			goto gone;
-		if (err)
-			return err;
+			return err < 0 ? err : 0;
 	}
-gone:
-	/* QEMU closed the connection: it is exiting. Its RAM stays mapped: read the last records. */
-	s->t_end = mono_ns();
-	s->armed = false;
-	err = drain_jumps(s);
-	if (err)
-		return err;
-	snprintf(s->end, sizeof(s->end), "guest exited");
+	s->running = false;
 	return 0;
 }
 
+/* After an error: leave no probe behind when the gdbstub still answers, within one
+ * deadline. */
+static void remove_probes_after_error(struct session *s)
+{
+	struct rsp_stop stop;
+
+	begin_shutdown(s);
+	if (!s->rsp || !s->armed || s->qemu_gone || s->give_up)
+		return;
+	if (s->running) {
+		if (rsp_interrupt(s->rsp, budget_left(s) ? budget_left(s) : 1) ||
+		    !in_budget(s) || rsp_wait_stop(s->rsp, &stop, s->target.timeout_ms))
+			return;
+		s->running = false;
+	}
+	if (detach(s))
+		ekp_warn("removing the probes after the error: %s", ekp_errmsg());
+}
+
+/* ---- the end ------------------------------------------------------------------------------ */
+
 static int write_summary(struct session *s)
 {
-	struct ekp_probe_stats *stats = calloc(s->nr_probes + 1, sizeof(*stats));
-	struct ekp_summary sum = { .nr_probes = s->nr_probes, .stats = stats, .end = s->end };
+	struct ekp_probe_stats *stats = calloc((size_t)s->cfg->nr_probes + 1, sizeof(*stats));
+	struct ekp_summary sum = { .nr_probes = s->cfg->nr_probes, .stats = stats, .end = s->end };
 	int err;
 
 	if (!stats)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < s->nr_probes; i++) {
-		unsigned int t = s->trap_index ? s->trap_index[i] : i;
+		return ekp_err(ENOMEM, "out of memory");
+	for (unsigned int i = 0; i < s->cfg->nr_probes; i++) {
+		const struct ekp_engine *e = s->set->engines[s->set->owner[i]];
+		struct ekp_probe_counts c;
 
-		stats[i].probe = s->probes[i];
-		if (ekp_jump_planned(s->jump, i)) {
-			stats[i].engine = "jump";
-			stats[i].hits = ekp_jump_hits(s->jump, i);
-		} else {
-			stats[i].engine = "trap";
-			stats[i].hits = s->engine ? ekp_trap_hits(s->engine, t) : 0;
-			stats[i].unmatched = s->engine ? ekp_trap_pending(s->engine, t) : 0;
-		}
-		sum.total_hits += stats[i].hits;
+		e->ops->probe_stats(e, i, &c);
+		stats[i].probe = s->cfg->probes[i];
+		stats[i].engine = e->ops->name;
+		stats[i].hits = c.hits;
+		stats[i].unmatched = c.pending;
+		stats[i].missed = c.missed;
+		sum.total_hits += c.hits;
 	}
-	sum.stops = s->engine ? ekp_trap_stops(s->engine) : 0;
-	sum.resteps = s->engine ? ekp_trap_resteps(s->engine) : 0;
-	sum.lost = ekp_jump_lost(s->jump);
-	sum.invalid = ekp_jump_invalid(s->jump);
-	sum.round_trips = s->have_target ? s->target.round_trips - s->rt_armed : 0;
+	for (unsigned int k = 0; k < s->set->nr; k++) {
+		const struct ekp_engine *e = s->set->engines[k];
+		struct ekp_run_counts c = { 0 };
+
+		if (e->ops->stats)
+			e->ops->stats(e, &c);
+		sum.stops += c.stops;
+		sum.lost += c.lost;
+		sum.invalid += c.invalid;
+	}
+	if (s->have_target) {
+		sum.resteps = s->target.resteps;
+		sum.round_trips = ekp_target_round_trips(&s->target) - s->rt_armed;
+	}
 	if (s->t_start && s->t_end >= s->t_start) {
 		sum.wall_ns = s->t_end - s->t_start;
 		sum.stopped_ns = s->stopped_ns;
@@ -547,29 +592,29 @@ static int write_summary(struct session *s)
 	return err;
 }
 
-/* Wait for QEMU to exit; a signal now terminates it. */
+/* Launch mode, probes removed on a signal: the guest runs to its end; a signal ends it. */
 static int wait_qemu(struct session *s)
 {
-	for (;;) {
+	while (!s->qemu_gone) {
 		struct pollfd p[2] = { { s->qemu.pidfd, POLLIN, 0 }, { s->sigfd, POLLIN, 0 } };
 		struct signalfd_siginfo si;
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[0].revents & POLLIN)
-			break;
-		if ((p[1].revents & POLLIN) && read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+			return ekp_err(errno, "poll: %s", strerror(errno));
+		if (p[0].revents & POLLIN) {
+			s->qemu_status = ekp_qemu_wait(&s->qemu, -1);
+			s->qemu_gone = true;
+		} else if ((p[1].revents & POLLIN) && read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
 			ekp_info("signal %u: terminating QEMU", si.ssi_signo);
-			ekp_qemu_terminate(&s->qemu, 3000);
+			s->qemu_status = ekp_qemu_terminate(&s->qemu, s->cfg->timeout_ms);
+			s->qemu_gone = true;
 		}
 	}
-	return ekp_qemu_wait(&s->qemu, -1);
+	return s->qemu_status;
 }
 
 static void teardown(struct session *s)
 {
-	if (s->engine)
-		ekp_trap_engine_free(s->engine);
 	if (s->have_target)
 		ekp_target_fini(&s->target);
 	if (s->rsp)
@@ -578,81 +623,56 @@ static void teardown(struct session *s)
 		qmp_close(s->qmp);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
-	free(s->probes);
-	free(s->trap_probes);
-	free(s->trap_index);
-	if (s->ram.base)
-		ekp_guestmem_close(&s->ram);
-	for (size_t i = s->argv_ours; s->argv_owned && s->argv_owned[i]; i++)
-		free(s->argv_owned[i]);
-	free(s->argv_owned);
+	if (s->launched)
+		ekp_qemu_cleanup(&s->qemu);
+	ekp_qemu_argv_free(&s->argv);
 }
 
 int ekp_session_run(const struct ekp_session_config *cfg)
 {
-	struct session s = { .cfg = cfg, .sigfd = -1, .jump = cfg->jump };
-	uint64_t t0 = mono_ns(), tsc0 = host_tsc();
+	struct session s = { .cfg = cfg, .set = cfg->engines, .sigfd = -1 };
 	int err, status = 0;
 
-	s.nr_probes = ekp_probe_list_count(cfg->probes);
-	s.probes = calloc(s.nr_probes + 1, sizeof(*s.probes));
-	if (!s.probes)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < s.nr_probes; i++)
-		s.probes[i] = ekp_probe_list_get(cfg->probes, i);
 	err = setup_signals(&s);
 	err = err ? err : start(&s);
 	err = err ? err : arm(&s);
-	if (!err && s.jump) {
-		measure_tsc(&s, t0, tsc0);
-		ekp_jump_set_output(s.jump, emit_event, tsc_to_ns, &s);
-	}
 	err = err ? err : run(&s);
-	if (err && s.rsp && s.armed) {
-		/* Leave no breakpoint behind even when something failed. */
+	if (err) {
+		/* Keep the reason: cleaning up may record others. */
 		char why[1024];
 
-		snprintf(why, sizeof(why), "%s", ekp_errmsg());
-		if (!rsp_interrupt(s.rsp)) {
-			struct rsp_stop stop;
-
-			rsp_wait_stop(s.rsp, &stop, cfg->timeout_ms);
-			detach(&s);
-		}
-		ekp_err(-err, "%s", why);
+		snprintf(why, sizeof(why), "%s", ekp_errstr(err));
+		remove_probes_after_error(&s);
+		snprintf(s.end, sizeof(s.end), "error: %s", why);
+		ekp_err(err, "%s", why);
 	}
-	if (!s.end[0])
-		snprintf(s.end, sizeof(s.end), "error: %s", err ? ekp_errmsg() : "");
 	if (s.t_start && !s.t_end)
 		s.t_end = mono_ns();
-	if (s.jump && ekp_jump_lost(s.jump))
-		ekp_warn("the guest dropped %" PRIu64 " jump-probe records: its ring (%u records) was "
-			 "full; read it more often (--poll-ms) or give the guest a bigger ring "
-			 "(CONFIG_EKPROBE_RING_RECORDS)", ekp_jump_lost(s.jump),
-			 ekp_jump_ring_records(s.jump));
-	if (s.jump && ekp_jump_invalid(s.jump))
-		ekp_warn("%" PRIu64 " jump-probe records were invalid (fields out of range) and dropped",
-			 ekp_jump_invalid(s.jump));
+	for (unsigned int k = 0; k < s.set->nr; k++)
+		if (s.set->engines[k]->ops->report)
+			s.set->engines[k]->ops->report(s.set->engines[k]);
 	if (cfg->summary && s.t_start) {
 		int serr = write_summary(&s);
 
 		err = err ? err : serr;
 	}
-	ekp_sink_flush(cfg->sink);
-	if (s.launched) {
+	if (!err)
+		err = ekp_sink_flush(cfg->sink);
+	if (s.launched && !s.qemu_gone) {
 		if (err) {
 			char why[1024];
 
-			snprintf(why, sizeof(why), "%s", ekp_errmsg());
-			ekp_qemu_terminate(&s.qemu, 3000);
-			ekp_err(-err, "%s", why);
+			snprintf(why, sizeof(why), "%s", ekp_errstr(err));
+			ekp_qemu_terminate(&s.qemu, cfg->timeout_ms);
+			ekp_err(err, "%s", why);
 		} else {
-			if (s.interrupted)
+			if (s.detached)
 				ekp_info("probes removed; waiting for QEMU to exit (signal again to "
 					 "terminate it)");
 			status = wait_qemu(&s);
 		}
-		ekp_qemu_cleanup(&s.qemu);
+	} else if (s.launched) {
+		status = s.qemu_status;
 	}
 	teardown(&s);
 	return err ? err : status;

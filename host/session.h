@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * One probed run, start to end: get a stopped guest (launch QEMU with -S, or attach to one),
- * arm the engine, run the guest, turn stops into events for the sink, and end cleanly on
- * guest exit, signal or error (breakpoints removed, guest resumed, trace flushed).
+ * arm the engines, run the guest, hand stops and the time between them to the engines, and
+ * end cleanly on guest exit, signal or error (probes removed, guest resumed, trace complete).
+ * The session is transport and run loop: it knows no engine by name (host/engines/engine.h).
  */
 #ifndef EKPROBE_HOST_SESSION_H
 #define EKPROBE_HOST_SESSION_H
@@ -12,27 +13,28 @@
 #include "ekprobe/arch.h"
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
-#include "host/engines/jump.h"
+#include "host/engines/plan.h"
 #include "host/sinks/sink.h"
 
 struct ekp_session_config {
 	const struct ekp_arch *arch;
 	const struct ekp_symtab *st;
-	struct ekp_probe_list *probes;
+	struct ekp_probe *const *probes;
+	unsigned int nr_probes;
+	struct ekp_engine_set *engines; /* the planned engines; the session arms and runs them */
 	struct ekp_sink *sink;
 	bool summary;
-	char *const *qemu_argv; /* launch mode: the QEMU command line */
-	const char *vm;         /* attach mode: "gdb:HOST:PORT" or "unix:PATH" */
-	const char *qmp_path;   /* attach mode, optional */
-	int timeout_ms;         /* for each protocol exchange */
-	/* Probes planned on the jump engine (the others go to the trap engine), or NULL. */
-	struct ekp_jump_engine *jump;
-	bool icount;            /* QEMU runs with -icount: guest TSC counts virtual ns */
-	int poll_ms;            /* how often the jump engine's ring is read (0: 10 ms) */
+	char *const *qemu_argv;         /* launch mode: the QEMU command line */
+	const char *vm;                 /* attach mode: "gdb:HOST:PORT" or "unix:PATH" */
+	const char *qmp_path;           /* attach mode, optional */
+	int timeout_ms;                 /* QEMU's start, each exchange, the whole shutdown */
+	int poll_ms;                    /* how often exit-less engines' records are read */
 };
 
-/* Returns the process exit status to use (QEMU's in launch mode), or negative errno with a
- * reason recorded. */
+/*
+ * Returns the process exit status to use: QEMU's in launch mode (128+N if it was killed by
+ * signal N), 0 in attach mode; or a negative errno with the reason recorded (then exit 1).
+ */
 int ekp_session_run(const struct ekp_session_config *cfg);
 
 #endif

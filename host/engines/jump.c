@@ -1,4 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The jump engine: exit-less probes. Before the kernel's first instruction (at a stop on the
+ * physical address of its entry, after the decompressor has written the kernel in place) the
+ * host writes, through QEMU, a trampoline per jump site into the guest's reserved slots, the
+ * probes' fetch programs into the guest's probe table, and a jump at each site. Probes at the
+ * same address share a site (one trampoline calling the guest once per probe, entry probes
+ * first: a return probe rewrites the return address, which an entry probe's $stack fetches
+ * should see as it was). Hits are recorded by the guest into a ring in its memory, which the
+ * host reads through a shared mapping of guest RAM while the guest runs: no VM exit per hit.
+ *
+ * Planning happens before QEMU starts, so a refused site is known (and reported) up front. The
+ * per-arch half (site checks, trampolines, the jump, the register frame) is the arch's
+ * ekp_jump_arch; the guest's half is the ekprobe guest patch (docs/abi.md).
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -6,42 +20,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/jump.h"
 #include "ekprobe/abi.h"
 #include "ekprobe/err.h"
-#include "host/engines/jump.h"
-#include "host/fetch/compile.h"
-#include "arch/x86_64/kpatch.h"
+#include "host/engines/engine.h"
 #include "host/engines/ring.h"
+#include "host/fetch/compile.h"
+#include "host/log.h"
+#include "host/vm/guestmem.h"
 
 #define SLOT_ALIGN 16
+#define MAX_SITE_PROBES 64   /* any arch's max_site_probes fits */
+#define MAX_DISPLACED 64     /* any arch's displaced bytes fit */
 
-/*
- * A jump site: one jump, one slot, one trampoline, for every planned probe at one address (they
- * have the same jump address and displaced bytes). Its trampoline calls the guest once per
- * probe, entry probes first (a return probe rewrites the return address on the stack, which an
- * entry probe's $stack fetches should see as it was), each kind in planning order. Slots are
- * laid out one after the other in site order; a slot's size depends on how many probes share
- * it, so the layout is redone (and checked) whenever a probe is planned.
- */
+/* A jump site: one jump, one slot, one trampoline, for every planned probe at one address. */
 struct jump_site {
-	uint64_t addr;              /* the probes' address (the frame's ip) */
-	struct x86_64_jump_plan plan;
-	uint64_t slot;              /* VA of its trampoline */
-	unsigned int nr;            /* probes sharing it */
-	unsigned int probes[X86_64_JUMP_MAX_SITE_PROBES]; /* cfg indices, in call order */
+	struct ekp_jump_site *site;  /* the arch's plan */
+	uint64_t slot;               /* VA of its trampoline */
+	unsigned int nr;             /* probes sharing it */
+	unsigned int *probes;        /* env indices, in call order (max_site_probes of them) */
 };
 
 struct jump_probe {
 	bool planned;
-	unsigned int table_index;   /* index in the guest's probe table */
+	unsigned int table_index;    /* index in the guest's probe table */
 	struct ekp_abi_probe prog;
 	uint64_t hits;
 };
 
-struct ekp_jump_engine {
-	struct ekp_jump_config cfg;
-	struct ekp_kpatch *kpatch;
+struct jump_engine {
+	struct ekp_engine base;
+	struct ekp_engine_env env;
+	struct ekp_engine_run run;
+	const struct ekp_jump_arch *ja;
+	struct ekp_jump_text *text;
 	uint64_t desc_addr;
 	struct ekp_abi_desc desc;
 	struct jump_site *sites;
@@ -49,110 +60,134 @@ struct ekp_jump_engine {
 	struct jump_probe *jp;
 	unsigned int nr_table;
 	unsigned int *table_to_probe;
-	uint64_t head_start, head_end; /* text that runs before the kernel mapping exists */
+	uint8_t *tramp;              /* ja->max_tramp_bytes */
+	uint64_t arm_pa;             /* the arming breakpoint, until armed */
 	bool armed;
-	void *(*guest_ptr)(void *opaque, uint64_t pa, size_t len);
-	void *ram_opaque;
+	uint64_t ram_size;           /* the RAM backend's size (qemu_args) */
+	struct ekp_guestmem ram;
+	struct ekp_clock_mark clock_since;
+	uint64_t tsc_hz;
 	uint64_t tail;
 	struct ekp_ring_stats stats;
-	struct ekp_value values[EKP_ABI_MAX_VALUES];
+	struct ekp_value values[EKP_MAX_ARGS];
 };
 
-static int va_to_pa(const struct ekp_jump_engine *e, uint64_t va, uint64_t *pa)
+static struct jump_engine *J(struct ekp_engine *base)
 {
-	if (!e->cfg.arch->early_alias || !e->cfg.arch->early_alias(va, pa))
+	return (struct jump_engine *)base;
+}
+
+static const struct jump_engine *CJ(const struct ekp_engine *base)
+{
+	return (const struct jump_engine *)base;
+}
+
+static int va_to_pa(const struct jump_engine *e, uint64_t va, uint64_t *pa)
+{
+	if (!e->env.arch->early_alias || !e->env.arch->early_alias(va, pa))
 		return ekp_err(ERANGE, "0x%" PRIx64 " is not in the kernel image mapping", va);
 	return 0;
 }
 
-int ekp_jump_engine_new(const struct ekp_jump_config *cfg, struct ekp_jump_engine **out)
+static void jump_destroy(struct ekp_engine *base);
+
+static int jump_create(const struct ekp_engine_env *env, struct ekp_engine **out)
 {
-	struct ekp_jump_engine *e;
-	struct ekp_sym sym, last;
-	char why[256];
+	const struct ekp_arch *arch = env->arch;
+	struct jump_engine *e;
+	struct ekp_sym sym;
+	uint64_t hz;
 	int err;
 
-	if (!ekp_symtab_has_image(cfg->st))
+	if (!env->launch)
+		return ekp_err(EOPNOTSUPP, "the jump engine needs launch mode: its ring is read "
+			       "through guest RAM that ekprobe-host shares with the QEMU it starts");
+	if (!arch->jump || arch->jump->max_site_probes > MAX_SITE_PROBES)
+		return ekp_err(EOPNOTSUPP, "no jump engine for %s", arch->name);
+	if (!ekp_symtab_has_image(env->st))
 		return ekp_err(ENODATA, "the jump engine needs the guest's vmlinux (not a System.map)");
-	if (ekp_symtab_lookup(cfg->st, "ekprobe_desc", &sym))
+	if (ekp_symtab_lookup(env->st, "ekprobe_desc", &sym))
 		return ekp_err(ENOENT, "the guest kernel has no ekprobe guest patch (no ekprobe_desc; "
 			       "see docs/guest.md)");
 	e = calloc(1, sizeof(*e));
 	if (!e)
-		return -ENOMEM;
-	e->cfg = *cfg;
+		return ekp_err(ENOMEM, "out of memory");
+	e->env = *env;
+	e->ja = arch->jump;
 	e->desc_addr = sym.addr;
-	err = ekp_symtab_read(cfg->st, sym.addr, &e->desc, sizeof(e->desc));
+	/* The guest's clock: known now, or measured from here to arm time (QEMU's start). */
+	arch->clock_mark(&e->clock_since);
+	if (!e->clock_since.have_ticks && (err = arch->clock_rate(&e->clock_since, env->icount, &hz)))
+		goto fail;
+	err = ekp_symtab_read(env->st, sym.addr, &e->desc, sizeof(e->desc));
 	if (err) {
 		err = ekp_err(ENODATA, "ekprobe_desc: the vmlinux holds no bytes for it");
 		goto fail;
 	}
-	if (ekp_ring_desc_check(&e->desc, why, sizeof(why))) {
-		err = ekp_err(EPROTO, "ekprobe_desc: %s", why);
+	err = ekp_ring_desc_check(&e->desc, NULL, 0);
+	if (err) {
+		err = ekp_err_prefix(err, "ekprobe_desc: ");
 		goto fail;
 	}
-	err = ekp_kpatch_load(cfg->st, &e->kpatch);
+	err = e->ja->text_open(env->st, &e->text);
 	if (err)
 		goto fail;
-	e->jp = calloc(cfg->nr_probes + 1, sizeof(*e->jp));
-	e->sites = calloc(cfg->nr_probes + 1, sizeof(*e->sites));
-	e->table_to_probe = calloc(e->desc.max_probes + 1, sizeof(*e->table_to_probe));
-	if (!e->jp || !e->sites || !e->table_to_probe) {
-		err = -ENOMEM;
+	e->jp = calloc((size_t)env->nr_probes + 1, sizeof(*e->jp));
+	e->sites = calloc((size_t)env->nr_probes + 1, sizeof(*e->sites));
+	e->table_to_probe = calloc((size_t)e->desc.max_probes + 1, sizeof(*e->table_to_probe));
+	e->tramp = malloc(e->ja->max_tramp_bytes);
+	if (!e->jp || !e->sites || !e->table_to_probe || !e->tramp) {
+		err = ekp_err(ENOMEM, "out of memory");
 		goto fail;
 	}
-	/* Head text: from the entry to the end of the arch's last identity-mapped function. */
-	if (cfg->arch->head_text_last_sym && !ekp_symtab_lookup(cfg->st, "_text", &sym) &&
-	    !ekp_symtab_lookup(cfg->st, cfg->arch->head_text_last_sym, &last) &&
-	    last.addr >= sym.addr && last.addr - sym.addr < (1u << 20)) {
-		e->head_start = sym.addr;
-		e->head_end = last.addr + last.size;
-	}
-	*out = e;
+	*out = &e->base;
 	return 0;
 fail:
-	ekp_jump_engine_free(e);
+	jump_destroy(&e->base);
 	return err;
 }
 
-void ekp_jump_engine_free(struct ekp_jump_engine *e)
+static void jump_destroy(struct ekp_engine *base)
 {
+	struct jump_engine *e = J(base);
+
 	if (!e)
 		return;
-	ekp_kpatch_free(e->kpatch);
+	for (unsigned int s = 0; s < e->nr_sites; s++) {
+		e->ja->site_free(e->sites[s].site);
+		free(e->sites[s].probes);
+	}
+	if (e->ram.base)
+		ekp_guestmem_close(&e->ram);
+	if (e->text)
+		e->ja->text_close(e->text);
 	free(e->jp);
 	free(e->sites);
 	free(e->table_to_probe);
+	free(e->tramp);
 	free(e);
 }
 
-static int refuse(char *why, size_t n, int err, const char *msg)
-{
-	snprintf(why, n, "%s", msg);
-	return err < 0 ? err : -err;
-}
-
 /* The probe indices a site's trampoline calls the guest for, in call order. */
-static size_t site_indices(const struct ekp_jump_engine *e, const struct jump_site *js,
-			   uint32_t idx[X86_64_JUMP_MAX_SITE_PROBES])
+static unsigned int site_indices(const struct jump_engine *e, const struct jump_site *js,
+				 uint32_t *idx)
 {
 	for (unsigned int k = 0; k < js->nr; k++)
 		idx[k] = e->jp[js->probes[k]].table_index;
 	return js->nr;
 }
 
-static uint64_t slot_bytes(const struct jump_site *js)
+static uint64_t slot_bytes(const struct jump_engine *e, const struct jump_site *js)
 {
-	return (x86_64_trampoline_size(&js->plan, js->nr) + SLOT_ALIGN - 1) &
-	       ~(uint64_t)(SLOT_ALIGN - 1);
+	return (e->ja->tramp_size(js->site, js->nr) + SLOT_ALIGN - 1) & ~(uint64_t)(SLOT_ALIGN - 1);
 }
 
 /* Where the next new site's slot would go. */
-static uint64_t slots_end(const struct ekp_jump_engine *e)
+static uint64_t slots_end(const struct jump_engine *e)
 {
 	const struct jump_site *last = e->nr_sites ? &e->sites[e->nr_sites - 1] : NULL;
 
-	return last ? last->slot + slot_bytes(last) : e->desc.slots;
+	return last ? last->slot + slot_bytes(e, last) : e->desc.slots;
 }
 
 /*
@@ -161,113 +196,110 @@ static uint64_t slots_end(const struct ekp_jump_engine *e)
  * (reach of hit_entry, the relocated copy, the jump back) and that each jump reaches it.
  * Only then are the slot addresses stored: on an error nothing changed.
  */
-static int layout_slots(struct ekp_jump_engine *e, char *why, size_t whylen)
+static int layout_slots(struct jump_engine *e)
 {
 	const uint64_t end = e->desc.slots + e->desc.slots_size;
-	uint8_t tramp[X86_64_JUMP_SLOT_SIZE], jmp[X86_64_JUMP_LEN];
-	uint32_t idx[X86_64_JUMP_MAX_SITE_PROBES];
+	uint32_t idx[MAX_SITE_PROBES];
+	uint8_t jmp[16];
 	uint64_t at = e->desc.slots;
 	size_t len;
 	int err;
 
 	for (unsigned int s = 0; s < e->nr_sites; s++) {
 		const struct jump_site *js = &e->sites[s];
-		uint64_t size = slot_bytes(js);
+		uint64_t size = slot_bytes(e, js);
 
 		if (size > end - at)
-			return refuse(why, whylen, ENOSPC, "the guest's slot area is full");
-		err = x86_64_build_trampoline(&js->plan, at, e->desc.hit_entry, idx,
-					      site_indices(e, js, idx), tramp, sizeof(tramp), &len);
+			return ekp_err(ENOSPC, "the guest's slot area is full");
+		err = e->ja->tramp_build(js->site, at, e->desc.hit_entry, idx,
+					 site_indices(e, js, idx), e->tramp, e->ja->max_tramp_bytes,
+					 &len);
 		if (!err)
-			err = x86_64_encode_jmp5(js->plan.jump_addr, at, jmp);
+			err = e->ja->jump_build(js->site, at, jmp, sizeof(jmp), &len);
 		if (err)
-			return refuse(why, whylen, err, ekp_errmsg());
+			return err;
 		at += size;
 	}
 	at = e->desc.slots;
 	for (unsigned int s = 0; s < e->nr_sites; s++) {
 		e->sites[s].slot = at;
-		at += slot_bytes(&e->sites[s]);
+		at += slot_bytes(e, &e->sites[s]);
 	}
 	return 0;
 }
 
-static struct jump_site *site_at(struct ekp_jump_engine *e, uint64_t addr)
+static struct jump_site *site_at(struct jump_engine *e, uint64_t addr)
 {
 	for (unsigned int s = 0; s < e->nr_sites; s++)
-		if (e->sites[s].addr == addr)
+		if (e->sites[s].site->probe_addr == addr)
 			return &e->sites[s];
 	return NULL;
 }
 
-/* Plan a new jump site for probe p (not yet added to e->sites) into *js. */
-static int plan_site(struct ekp_jump_engine *e, const struct ekp_probe *p, struct jump_site *js,
-		     char *why, size_t whylen)
+static void probe_place(const struct ekp_probe *p, char *buf, size_t n)
 {
-	struct x86_64_jump_site site = { 0 };
-	struct ekp_sym sym;
-	uint8_t *code;
-	uint64_t off, j;
+	if (!p->sym)
+		snprintf(buf, n, "0x%" PRIx64, p->addr);
+	else if (p->offset)
+		snprintf(buf, n, "%s+0x%" PRIx64, p->sym, p->offset);
+	else
+		snprintf(buf, n, "%s", p->sym);
+}
+
+/* Plan a new jump site for probe p into *js (not yet added to e->sites). */
+static int plan_site(struct jump_engine *e, const struct ekp_probe *p, struct jump_site *js)
+{
+	const struct ekp_jump_site *n;
 	int err;
 
-	if (p->addr >= e->head_start && p->addr < e->head_end)
-		return refuse(why, whylen, EOPNOTSUPP, "head text runs at its physical address "
-			      "before the kernel mapping exists; trampolines need that mapping");
-	if (ekp_symtab_addr2sym(e->cfg.st, p->addr, &sym, &off) || !sym.size)
-		return refuse(why, whylen, ENOENT, "no sized function contains the probe");
-	/* A probe at an ftrace site (call __fentry__ / nop5) jumps right after it: ftrace keeps
-	 * its site untouched, and the registers and stack there are the function's entry ones. */
-	j = p->addr;
-	if (ekp_kpatch_is_mcount(e->kpatch, p->addr))
-		j = p->addr + X86_64_JUMP_LEN;
-	code = malloc(sym.size);
-	if (!code)
-		return -ENOMEM;
-	if (ekp_symtab_read(e->cfg.st, sym.addr, code, sym.size)) {
-		free(code);
-		return refuse(why, whylen, ENODATA, "the vmlinux holds no bytes for the function");
-	}
-	site.func_addr = sym.addr;
-	site.func_name = sym.name;
-	site.func = code;
-	site.func_size = sym.size;
-	site.jump_addr = j;
-	site.probe_addr = p->addr;
-	site.slot_addr = slots_end(e); /* where its slot goes (layout_slots() re-checks) */
-	err = x86_64_jump_plan(&site, &js->plan);
-	free(code);
+	err = e->ja->site_plan(e->text, p->addr, slots_end(e), &js->site);
 	if (err)
-		return refuse(why, whylen, err, ekp_errmsg());
-	if (ekp_kpatch_check(e->kpatch, j, js->plan.displaced_len, why, whylen))
-		return -EBUSY;
+		return err;
+	n = js->site;
+	if (n->displaced_len > MAX_DISPLACED) {
+		err = ekp_err(EINVAL, "%s: %u displaced bytes", n->where, n->displaced_len);
+		e->ja->site_free(js->site);
+		js->site = NULL;
+		return err;
+	}
 	/* Probes at other addresses whose displaced bytes overlap: two jumps cannot both hold
-	 * (and one trampoline has one frame ip, the probe address). */
+	 * (and one trampoline has one frame pc, the probe address). */
 	for (unsigned int s = 0; s < e->nr_sites; s++) {
-		const struct jump_site *o = &e->sites[s];
-		const struct ekp_probe *op = e->cfg.probes[o->probes[0]];
+		const struct ekp_jump_site *o = e->sites[s].site;
+		const struct ekp_probe *op = e->env.probes[e->sites[s].probes[0]];
 		char at[128];
 
-		if (j >= o->plan.jump_addr + o->plan.displaced_len ||
-		    o->plan.jump_addr >= j + js->plan.displaced_len)
+		if (n->jump_addr >= o->jump_addr + o->displaced_len ||
+		    o->jump_addr >= n->jump_addr + n->displaced_len)
 			continue;
-		if (!op->sym)
-			snprintf(at, sizeof(at), "0x%" PRIx64, op->addr);
-		else if (op->offset)
-			snprintf(at, sizeof(at), "%s+0x%" PRIx64, op->sym, op->offset);
-		else
-			snprintf(at, sizeof(at), "%s", op->sym);
-		snprintf(why, whylen, "its jump site (%s, %u bytes) overlaps the one of %s/%s (a probe "
-			 "at %s: %s, %u bytes); only probes at the same address share a jump site",
-			 js->plan.where, js->plan.displaced_len, op->group, op->event, at,
-			 o->plan.where, o->plan.displaced_len);
-		return -EBUSY;
+		probe_place(op, at, sizeof(at));
+		err = ekp_err(EBUSY, "its jump site (%s, %u bytes) overlaps the one of %s/%s (a probe "
+			      "at %s: %s, %u bytes); only probes at the same address share a jump "
+			      "site", n->where, n->displaced_len, op->group, op->event, at, o->where,
+			      o->displaced_len);
+		e->ja->site_free(js->site);
+		js->site = NULL;
+		return err;
 	}
-	js->addr = p->addr;
+	js->probes = calloc(e->ja->max_site_probes, sizeof(*js->probes));
+	if (!js->probes) {
+		e->ja->site_free(js->site);
+		js->site = NULL;
+		return ekp_err(ENOMEM, "out of memory");
+	}
 	return 0;
 }
 
-int ekp_jump_plan(struct ekp_jump_engine *e, unsigned int i, char *why, size_t whylen)
+static void drop_site(struct jump_engine *e, struct jump_site *js)
 {
+	e->ja->site_free(js->site);
+	free(js->probes);
+	memset(js, 0, sizeof(*js));
+}
+
+static int jump_plan(struct ekp_engine *base, unsigned int i)
+{
+	struct jump_engine *e = J(base);
 	const struct ekp_probe *p;
 	struct jump_probe *jp;
 	struct jump_site *js;
@@ -275,48 +307,51 @@ int ekp_jump_plan(struct ekp_jump_engine *e, unsigned int i, char *why, size_t w
 	unsigned int pos;
 	int err;
 
-	if (i >= e->cfg.nr_probes)
-		return refuse(why, whylen, EINVAL, "no such probe");
-	p = e->cfg.probes[i];
+	if (i >= e->env.nr_probes)
+		return ekp_err(EINVAL, "no probe %u", i);
+	p = e->env.probes[i];
 	jp = &e->jp[i];
 	if (jp->planned)
 		return 0;
 	if (e->nr_table >= e->desc.max_probes)
-		return refuse(why, whylen, ENOSPC, "the guest's probe table is full (max_probes)");
+		return ekp_err(ENOSPC, "the guest's probe table is full (%u probes, "
+			       "CONFIG_EKPROBE_MAX_PROBES)", e->desc.max_probes);
+	err = ekp_fetch_compile(p, e->env.arch, &jp->prog, NULL, 0);
+	if (err)
+		return err;
 	js = site_at(e, p->addr);
 	new_site = !js;
 	if (new_site) {
 		js = &e->sites[e->nr_sites]; /* nr_sites < nr_probes: at most one per probe */
 		memset(js, 0, sizeof(*js));
-		err = plan_site(e, p, js, why, whylen);
+		err = plan_site(e, p, js);
 		if (err)
 			return err;
-	} else if (js->nr >= X86_64_JUMP_MAX_SITE_PROBES) {
-		snprintf(why, whylen, "%u probes already share its jump site (%s), the most one "
-			 "trampoline calls the guest for", js->nr, js->plan.where);
-		return -ENOSPC;
+	} else if (js->nr >= e->ja->max_site_probes) {
+		return ekp_err(ENOSPC, "%u probes already share its jump site (%s), the most one "
+			       "trampoline calls the guest for", js->nr, js->site->where);
 	}
-	if (ekp_fetch_compile(p, e->cfg.arch, &jp->prog, why, whylen))
-		return -EOPNOTSUPP;
 
 	/* Join the site (entry probes before return probes), lay the slots out again. */
 	jp->table_index = e->nr_table;
 	pos = js->nr;
 	if (p->kind != EKP_PROBE_RETURN)
-		while (pos && e->cfg.probes[js->probes[pos - 1]]->kind == EKP_PROBE_RETURN)
+		while (pos && e->env.probes[js->probes[pos - 1]]->kind == EKP_PROBE_RETURN)
 			pos--;
 	memmove(&js->probes[pos + 1], &js->probes[pos], (js->nr - pos) * sizeof(js->probes[0]));
 	js->probes[pos] = i;
 	js->nr++;
 	if (new_site)
 		e->nr_sites++;
-	err = layout_slots(e, why, whylen);
+	err = layout_slots(e);
 	if (err) {
 		memmove(&js->probes[pos], &js->probes[pos + 1],
 			(js->nr - pos - 1) * sizeof(js->probes[0]));
 		js->nr--;
-		if (new_site)
+		if (new_site) {
 			e->nr_sites--;
+			drop_site(e, js);
+		}
 		return err;
 	}
 	e->table_to_probe[e->nr_table++] = i;
@@ -324,90 +359,102 @@ int ekp_jump_plan(struct ekp_jump_engine *e, unsigned int i, char *why, size_t w
 	return 0;
 }
 
-bool ekp_jump_planned(const struct ekp_jump_engine *e, unsigned int i)
+/*
+ * The ring is read from guest RAM while the guest runs: QEMU keeps RAM in a memfd shared with
+ * us. The user's -m (default: the machine's) becomes that backend's size.
+ */
+static int jump_qemu_args(struct ekp_engine *base, struct ekp_qemu_argv *argv)
 {
-	return e && i < e->cfg.nr_probes && e->jp[i].planned;
+	struct jump_engine *e = J(base);
+	struct ekp_guestmem_args ga;
+	const char *m;
+	int err;
+
+	if (ekp_qemu_argv_mentions(argv, "memory-backend"))
+		return ekp_err(EINVAL, "the QEMU command line sets a memory backend already; the "
+			       "jump engine needs its own (drop it, or use --engine trap)");
+	m = ekp_qemu_argv_value(argv, "m");
+	e->ram_size = e->env.arch->default_ram;
+	if (m && (err = ekp_guestmem_parse_size(m, &e->ram_size)))
+		return ekp_err_prefix(err, "-m %s: ", m);
+	err = ekp_guestmem_qemu_args(e->ram_size, &ga);
+	if (err)
+		return err;
+	ekp_qemu_argv_remove(argv, "m");
+	for (unsigned int i = 0; !err && i < ga.argc; i++)
+		err = ekp_qemu_argv_append(argv, ga.argv[i]);
+	return err;
 }
 
-unsigned int ekp_jump_nr_planned(const struct ekp_jump_engine *e)
+static int jump_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
 {
-	return e ? e->nr_table : 0;
-}
-
-void ekp_jump_set_output(struct ekp_jump_engine *e,
-			 int (*emit)(void *opaque, const struct ekp_event *ev),
-			 uint64_t (*tsc_to_ns)(void *opaque, uint64_t tsc), void *opaque)
-{
-	e->cfg.emit = emit;
-	e->cfg.tsc_to_ns = tsc_to_ns;
-	e->cfg.opaque = opaque;
-}
-
-uint64_t ekp_jump_arm_addr(const struct ekp_jump_engine *e)
-{
+	struct jump_engine *e = J(base);
+	struct ekp_ram_layout layout;
 	struct ekp_sym entry;
-	uint64_t pa = 0;
+	int err;
 
-	if (!ekp_symtab_lookup(e->cfg.st, "_text", &entry))
-		va_to_pa(e, entry.addr, &pa);
-	return pa;
+	e->run = *run;
+	err = e->env.arch->ram_layout(run->qemu_argv, e->ram_size, &layout);
+	if (!err)
+		err = ekp_guestmem_open(&e->ram, run->qemu_pid, e->ram_size, &layout);
+	if (err)
+		return ekp_err_prefix(err, "mapping guest RAM: ");
+	err = e->env.arch->clock_rate(&e->clock_since, e->env.icount, &e->tsc_hz);
+	if (err)
+		return ekp_err_prefix(err, "the guest's clock: ");
+	if (ekp_symtab_lookup(e->env.st, "_text", &entry) || va_to_pa(e, entry.addr, &e->arm_pa))
+		return ekp_err(ENOENT, "no kernel entry (_text) to arm the jump engine at");
+	err = ekp_target_insert_bp(run->target, e->arm_pa);
+	if (err)
+		return ekp_err_prefix(err, "arming breakpoint for the jump engine: ");
+	ekp_info("%u jump probe%s go in when the kernel is in place, before its first instruction",
+		 e->nr_table, e->nr_table == 1 ? "" : "s");
+	return 0;
 }
 
 /* Guest memory at a kernel-image VA, through QEMU at its physical address. */
-static int access_pa(struct ekp_target *t, const struct ekp_jump_engine *e, uint64_t va,
-		     void *buf, size_t len, bool write)
+static int access_va(struct jump_engine *e, uint64_t va, void *buf, size_t len, bool write)
 {
 	uint64_t pa;
 	int err = va_to_pa(e, va, &pa);
 
 	if (err)
 		return err;
-	err = write ? rsp_write_mem(t->rsp, pa, buf, len, t->timeout_ms)
-		    : rsp_read_mem(t->rsp, pa, buf, len, t->timeout_ms);
-	t->round_trips++;
-	if (err)
-		return ekp_err_prefix(err, "%s guest memory at 0x%" PRIx64 ": ",
-				      write ? "writing" : "reading", va);
-	return 0;
+	err = write ? ekp_target_write_phys(e->run.target, pa, buf, len)
+		    : ekp_target_read_phys(e->run.target, pa, buf, len);
+	return err ? ekp_err_prefix(err, "at 0x%" PRIx64 ": ", va) : 0;
 }
 
-static int write_pa(struct ekp_target *t, const struct ekp_jump_engine *e, uint64_t va,
-		    const void *buf, size_t len)
+static int write_va(struct jump_engine *e, uint64_t va, const void *buf, size_t len)
 {
-	return access_pa(t, e, va, (void *)buf, len, true);
+	return access_va(e, va, (void *)buf, len, true);
 }
 
-static int read_pa(struct ekp_target *t, const struct ekp_jump_engine *e, uint64_t va, void *buf,
-		   size_t len)
+static int read_va(struct jump_engine *e, uint64_t va, void *buf, size_t len)
 {
-	return access_pa(t, e, va, buf, len, false);
+	return access_va(e, va, buf, len, false);
 }
 
-static int phys_mode(struct ekp_target *t, bool on)
+static int set_enabled(struct jump_engine *e, uint64_t v)
 {
-	int err = rsp_command_ok(t->rsp, on ? "Qqemu.PhyMemMode:1" : "Qqemu.PhyMemMode:0",
-				 t->timeout_ms);
-
-	t->round_trips++;
-	return err ? ekp_err_prefix(err, "Qqemu.PhyMemMode: ") : 0;
+	return write_va(e, e->desc_addr + offsetof(struct ekp_abi_desc, enabled), &v, sizeof(v));
 }
 
-static int arm_all(struct ekp_jump_engine *e, struct ekp_target *t)
+/* Tables and trampolines first, then enable, then the jumps: no jump ever leads to an
+ * unwritten trampoline or a disabled guest side. */
+static int arm_all(struct jump_engine *e)
 {
-	uint8_t tramp[X86_64_JUMP_SLOT_SIZE], live[X86_64_JUMP_MAX_DISPLACED], jmp[X86_64_JUMP_LEN];
-	uint32_t idx[X86_64_JUMP_MAX_SITE_PROBES];
-	const uint64_t one = 1;
+	uint32_t idx[MAX_SITE_PROBES];
+	uint8_t live[MAX_DISPLACED], jmp[16];
 	size_t len;
 	int err;
 
-	/* Tables and trampolines first, then enable, then the jumps: no jump ever leads to an
-	 * unwritten trampoline or a disabled guest side. */
-	for (unsigned int i = 0; i < e->cfg.nr_probes; i++) {
+	for (unsigned int i = 0; i < e->env.nr_probes; i++) {
 		struct jump_probe *jp = &e->jp[i];
 
 		if (!jp->planned)
 			continue;
-		err = write_pa(t, e, e->desc.probes + (uint64_t)jp->table_index * e->desc.probe_size,
+		err = write_va(e, e->desc.probes + (uint64_t)jp->table_index * e->desc.probe_size,
 			       &jp->prog, sizeof(jp->prog));
 		if (err)
 			return err;
@@ -415,114 +462,130 @@ static int arm_all(struct ekp_jump_engine *e, struct ekp_target *t)
 	for (unsigned int s = 0; s < e->nr_sites; s++) {
 		const struct jump_site *js = &e->sites[s];
 
-		err = x86_64_build_trampoline(&js->plan, js->slot, e->desc.hit_entry, idx,
-					      site_indices(e, js, idx), tramp, sizeof(tramp), &len);
+		err = e->ja->tramp_build(js->site, js->slot, e->desc.hit_entry, idx,
+					 site_indices(e, js, idx), e->tramp, e->ja->max_tramp_bytes,
+					 &len);
 		if (err)
-			return ekp_err_prefix(err, "trampoline for %s: ", js->plan.where);
-		err = write_pa(t, e, js->slot, tramp, len);
+			return ekp_err_prefix(err, "trampoline for %s: ", js->site->where);
+		err = write_va(e, js->slot, e->tramp, len);
 		if (err)
 			return err;
 	}
-	err = write_pa(t, e, e->desc_addr + offsetof(struct ekp_abi_desc, enabled), &one, sizeof(one));
+	err = set_enabled(e, 1);
 	if (err)
 		return err;
 	for (unsigned int s = 0; s < e->nr_sites; s++) {
-		const struct jump_site *js = &e->sites[s];
+		const struct ekp_jump_site *site = e->sites[s].site;
 
-		err = read_pa(t, e, js->plan.jump_addr, live, js->plan.displaced_len);
+		err = read_va(e, site->jump_addr, live, site->displaced_len);
 		if (err)
 			return err;
-		if (memcmp(live, js->plan.orig, js->plan.displaced_len))
+		if (memcmp(live, site->orig, site->displaced_len))
 			return ekp_err(EIO, "%s: the guest's bytes differ from the vmlinux's: is "
-				       "--symbols the kernel QEMU boots?", js->plan.where);
-		err = x86_64_encode_jmp5(js->plan.jump_addr, js->slot, jmp);
-		if (err)
-			return err;
-		err = write_pa(t, e, js->plan.jump_addr, jmp, sizeof(jmp));
+				       "--symbols the kernel QEMU boots?", site->where);
+		err = e->ja->jump_build(site, e->sites[s].slot, jmp, sizeof(jmp), &len);
+		if (!err)
+			err = write_va(e, site->jump_addr, jmp, len);
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
-int ekp_jump_arm(struct ekp_jump_engine *e, struct ekp_target *t)
+/* The stop at the kernel's entry, after the decompressor: put the jumps in. */
+static int jump_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 {
-	int err = phys_mode(t, true), err2;
+	struct jump_engine *e = J(base);
+	uint64_t pc;
+	int err;
 
+	if (e->armed || !e->arm_pa || (stop->kind != 'T' && stop->kind != 'S'))
+		return 0;
+	err = ekp_target_read_pc(e->run.target, &pc);
+	if (err || pc != e->arm_pa)
+		return err;
+	err = arm_all(e);
 	if (err)
 		return err;
-	err = arm_all(e, t);
-	err2 = phys_mode(t, false);
-	if (!err && !err2)
-		e->armed = true;
-	return err ? err : err2;
+	e->armed = true;
+	err = ekp_target_remove_bp(e->run.target, e->arm_pa);
+	e->arm_pa = 0;
+	if (err)
+		return ekp_err_prefix(err, "removing the jump engine's arming breakpoint: ");
+	ekp_info("jump probes armed at the kernel's entry; their ring holds %u records",
+		 e->desc.ring_records);
+	return EKP_STOP_TAKEN;
 }
 
-bool ekp_jump_armed(const struct ekp_jump_engine *e)
+static int jump_disarm(struct ekp_engine *base)
 {
-	return e && e->armed;
-}
-
-int ekp_jump_disarm(struct ekp_jump_engine *e, struct ekp_target *t)
-{
-	uint8_t back[X86_64_JUMP_MAX_DISPLACED];
-	const uint64_t zero = 0;
+	struct jump_engine *e = J(base);
+	uint8_t back[MAX_DISPLACED];
 	int err, first = 0;
 
+	if (e->arm_pa) { /* the guest never reached the kernel's entry */
+		first = ekp_target_remove_bp(e->run.target, e->arm_pa);
+		e->arm_pa = 0;
+	}
 	if (!e->armed)
-		return 0;
-	err = phys_mode(t, true);
-	if (err)
-		return err;
+		return first;
 	for (unsigned int s = 0; s < e->nr_sites; s++) {
-		const struct jump_site *js = &e->sites[s];
+		const struct ekp_jump_site *site = e->sites[s].site;
 
-		err = write_pa(t, e, js->plan.jump_addr, js->plan.orig, js->plan.displaced_len);
+		err = write_va(e, site->jump_addr, site->orig, site->displaced_len);
 		if (!err)
-			err = read_pa(t, e, js->plan.jump_addr, back, js->plan.displaced_len);
-		if (!err && memcmp(back, js->plan.orig, js->plan.displaced_len))
+			err = read_va(e, site->jump_addr, back, site->displaced_len);
+		if (!err && memcmp(back, site->orig, site->displaced_len))
 			err = ekp_err(EIO, "%s: original bytes did not read back after restoring",
-				      js->plan.where);
+				      site->where);
 		if (err && !first)
 			first = err;
 	}
 	/* Frames still in a trampoline or a return stub finish through them: they stay. */
-	err = write_pa(t, e, e->desc_addr + offsetof(struct ekp_abi_desc, enabled), &zero,
-		       sizeof(zero));
+	err = set_enabled(e, 0);
 	if (err && !first)
 		first = err;
-	err = phys_mode(t, false);
 	e->armed = false;
-	return first ? first : err;
+	if (!first)
+		ekp_info("jump sites restored (original bytes read back)");
+	return first;
 }
 
-void ekp_jump_set_ram(struct ekp_jump_engine *e,
-		      void *(*guest_ptr)(void *opaque, uint64_t pa, size_t len), void *opaque)
+/* Guest time of a record's timestamp; false when it does not fit (a hostile guest). */
+static bool tsc_to_ns(const struct jump_engine *e, uint64_t tsc, uint64_t *ns)
 {
-	e->guest_ptr = guest_ptr;
-	e->ram_opaque = opaque;
+	unsigned __int128 v;
+
+	if (!e->tsc_hz)
+		return false;
+	v = (unsigned __int128)tsc * 1000000000u / e->tsc_hz;
+	if (v > INT64_MAX)
+		return false;
+	*ns = (uint64_t)v;
+	return true;
 }
 
 static int on_record(void *opaque, const struct ekp_abi_record *r)
 {
-	struct ekp_jump_engine *e = opaque;
+	struct jump_engine *e = opaque;
 	const struct ekp_probe *p;
 	unsigned int idx;
+	uint64_t ts;
 	int err;
 
 	if (r->probe >= e->nr_table)
 		return 1;
 	idx = e->table_to_probe[r->probe];
-	p = e->cfg.probes[idx];
-	if (r->ip != p->addr)
+	p = e->env.probes[idx];
+	if (r->ip != p->addr || !tsc_to_ns(e, r->tsc, &ts))
 		return 1;
-	if (ekp_fetch_from_record(p, r, e->values))
+	if (p->nr_args > EKP_ARRAY_SIZE(e->values) || ekp_fetch_from_record(p, r, e->values))
 		return 1;
 	struct ekp_event ev = {
 		.probe = p, .probe_index = idx,
 		.kind = (r->flags & EKP_REC_F_RETURN) ? EKP_PROBE_RETURN : EKP_PROBE_ENTRY,
 		.addr = p->addr, .ret_addr = r->ret_ip, .hit_pc = r->ip, .cpu = (int)r->cpu,
-		.ts_ns = e->cfg.tsc_to_ns(e->cfg.opaque, r->tsc), .engine = "jump",
+		.ts_ns = ts, .engine = e->base.ops->name,
 		.task = { .known = true, .idle = r->pid == 0, .pid = r->pid },
 		.nr_values = p->nr_args, .values = e->values,
 	};
@@ -530,56 +593,106 @@ static int on_record(void *opaque, const struct ekp_abi_record *r)
 		return 1;
 	memcpy(ev.task.comm, r->comm, sizeof(r->comm)); /* NUL-terminated by the ring reader */
 	e->jp[idx].hits++;
-	err = e->cfg.emit(e->cfg.opaque, &ev);
+	err = e->run.emit(e->run.opaque, &ev);
 	return err < 0 ? err : 0;
 }
 
-int ekp_jump_drain(struct ekp_jump_engine *e)
+/* A pointer to guest memory at a kernel-image VA, through the shared RAM mapping. */
+static volatile void *guest_ptr(const struct jump_engine *e, uint64_t va, size_t len)
 {
+	uint64_t pa;
+
+	if (!e->ram.base || va_to_pa(e, va, &pa))
+		return NULL;
+	return ekp_guestmem_ptr(&e->ram, pa, len);
+}
+
+static int jump_drain(struct ekp_engine *base)
+{
+	struct jump_engine *e = J(base);
 	size_t bytes = sizeof(struct ekp_abi_ring_hdr) +
 		       (size_t)e->desc.ring_records * e->desc.record_size;
 	volatile void *ring;
-	uint64_t pa;
 	int n;
 
 	if (!e->armed && !e->tail)
 		return 0;
-	if (!e->guest_ptr || va_to_pa(e, e->desc.ring, &pa))
-		return ekp_err(ENODEV, "the guest's ring is not mapped");
-	ring = e->guest_ptr(e->ram_opaque, pa, bytes);
+	ring = guest_ptr(e, e->desc.ring, bytes);
 	if (!ring)
 		return ekp_err(ERANGE, "the guest's ring lies outside the mapped guest RAM");
 	n = ekp_ring_drain(ring, bytes, e->desc.ring_records, e->desc.max_probes, &e->tail,
 			   on_record, e, &e->stats);
 	if (n > 0)
 		ekp_ring_publish_tail(ring, e->tail);
-	return n;
+	return n < 0 ? n : 0;
 }
 
-uint64_t ekp_jump_hits(const struct ekp_jump_engine *e, unsigned int i)
+static uint64_t ring_lost(const struct jump_engine *e)
 {
-	return e && i < e->cfg.nr_probes ? e->jp[i].hits : 0;
-}
+	volatile void *ring = guest_ptr(e, e->desc.ring, sizeof(struct ekp_abi_ring_hdr));
+	uint64_t lost = 0;
 
-uint64_t ekp_jump_lost(const struct ekp_jump_engine *e)
-{
-	uint64_t head = 0, lost = 0, pa;
-	volatile void *ring;
-
-	if (!e || !e->guest_ptr || va_to_pa(e, e->desc.ring, &pa))
-		return 0;
-	ring = e->guest_ptr(e->ram_opaque, pa, sizeof(struct ekp_abi_ring_hdr));
 	if (ring)
-		ekp_ring_read_counters(ring, &head, &lost);
+		ekp_ring_read_counters(ring, NULL, &lost);
 	return lost;
 }
 
-uint64_t ekp_jump_invalid(const struct ekp_jump_engine *e)
+/* The guest's count of return frames it could not track for probe table entry t. */
+static uint64_t guest_missed(const struct jump_engine *e, unsigned int t)
 {
-	return e ? e->stats.invalid : 0;
+	uint64_t va = e->desc.probes + (uint64_t)t * e->desc.probe_size +
+		      offsetof(struct ekp_abi_probe, missed);
+	volatile uint64_t *p = guest_ptr(e, va, sizeof(uint64_t));
+
+	return p ? __atomic_load_n(p, __ATOMIC_ACQUIRE) : 0;
 }
 
-unsigned int ekp_jump_ring_records(const struct ekp_jump_engine *e)
+static void jump_probe_stats(const struct ekp_engine *base, unsigned int i,
+			     struct ekp_probe_counts *out)
 {
-	return e ? e->desc.ring_records : 0;
+	const struct jump_engine *e = CJ(base);
+
+	memset(out, 0, sizeof(*out));
+	if (i >= e->env.nr_probes || !e->jp[i].planned)
+		return;
+	out->hits = e->jp[i].hits;
+	out->missed = guest_missed(e, e->jp[i].table_index);
 }
+
+static void jump_stats(const struct ekp_engine *base, struct ekp_run_counts *out)
+{
+	const struct jump_engine *e = CJ(base);
+
+	memset(out, 0, sizeof(*out));
+	out->lost = ring_lost(e);
+	out->invalid = e->stats.invalid;
+}
+
+static void jump_report(const struct ekp_engine *base)
+{
+	const struct jump_engine *e = CJ(base);
+	uint64_t lost = ring_lost(e);
+
+	if (lost)
+		ekp_warn("the guest dropped %" PRIu64 " jump-probe records: its ring (%u records) was "
+			 "full; read it more often (--poll-ms) or give the guest a bigger ring "
+			 "(CONFIG_EKPROBE_RING_RECORDS)", lost, e->desc.ring_records);
+	if (e->stats.invalid)
+		ekp_warn("%" PRIu64 " jump-probe records were invalid (fields out of range) and dropped",
+			 e->stats.invalid);
+}
+
+const struct ekp_engine_ops ekp_engine_jump = {
+	.name = "jump",
+	.create = jump_create,
+	.plan = jump_plan,
+	.qemu_args = jump_qemu_args,
+	.arm = jump_arm,
+	.drain = jump_drain,
+	.on_stop = jump_on_stop,
+	.disarm = jump_disarm,
+	.report = jump_report,
+	.probe_stats = jump_probe_stats,
+	.stats = jump_stats,
+	.destroy = jump_destroy,
+};

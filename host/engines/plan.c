@@ -9,23 +9,24 @@
 #include "host/engines/plan.h"
 #include "host/log.h"
 
-static const char *const names[] = { [EKP_ENGINE_TRAP] = "trap", [EKP_ENGINE_JUMP] = "jump",
-				     [EKP_ENGINE_AUTO] = "auto" };
-
-const char *ekp_engine_name(enum ekp_engine e)
+bool ekp_engine_name_valid(const char *name)
 {
-	return (unsigned int)e < EKP_ARRAY_SIZE(names) ? names[e] : "?";
+	return !strcmp(name, EKP_ENGINE_AUTO) || ekp_engine_by_name(name);
 }
 
-int ekp_engine_parse(const char *s, enum ekp_engine *out)
+const char *ekp_engine_names(void)
 {
-	for (unsigned int i = 0; i < EKP_ARRAY_SIZE(names); i++) {
-		if (!strcmp(s, names[i])) {
-			*out = (enum ekp_engine)i;
-			return 0;
-		}
+	static char buf[256];
+
+	if (!buf[0]) {
+		size_t used = 0;
+
+		for (unsigned int i = 0; i < ekp_engine_count(); i++)
+			used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s, ",
+						 ekp_engine_at(i)->name);
+		snprintf(buf + used, sizeof(buf) - used, "or %s", EKP_ENGINE_AUTO);
 	}
-	return -EINVAL;
+	return buf;
 }
 
 /* "GRP/EVENT" against the probe's full name, "EVENT" against its event name; shell globs. */
@@ -40,10 +41,10 @@ static bool choice_matches(const struct ekp_engine_choice *c, const struct ekp_p
 }
 
 /* The engine chosen for p: the last matching choice wins, as with repeated options. */
-static enum ekp_engine engine_of(const struct ekp_engine_plan_config *cfg,
-				 const struct ekp_probe *p, bool *used)
+static const char *choice_of(const struct ekp_plan_config *cfg, const struct ekp_probe *p,
+			     bool *used)
 {
-	enum ekp_engine e = cfg->dflt;
+	const char *e = cfg->dflt;
 
 	for (unsigned int k = 0; k < cfg->nr_choices; k++) {
 		if (choice_matches(&cfg->choices[k], p)) {
@@ -54,105 +55,198 @@ static enum ekp_engine engine_of(const struct ekp_engine_plan_config *cfg,
 	return e;
 }
 
+/* One registered engine during planning: created on first need, or why it cannot be. */
+struct candidate {
+	const struct ekp_engine_ops *ops;
+	struct ekp_engine *e;
+	bool tried, said;
+	char why[512];
+};
+
+static struct ekp_engine *candidate_get(struct candidate *c, const struct ekp_engine_env *env)
+{
+	int err;
+
+	if (c->tried)
+		return c->e;
+	c->tried = true;
+	err = c->ops->create(env, &c->e);
+	if (err) {
+		snprintf(c->why, sizeof(c->why), "%s", ekp_errstr(err));
+		c->e = NULL;
+		return NULL;
+	}
+	c->e->ops = c->ops;
+	return c->e;
+}
+
 static const char *where(const struct ekp_probe *p)
 {
 	return p->file ? p->file : "-p";
 }
 
-static int open_jump_engine(const struct ekp_engine_plan_config *cfg, struct ekp_probe **v,
-			    unsigned int n, struct ekp_jump_engine **out)
+/* A named engine for probe i: it takes it, or nothing starts. */
+static int plan_named(struct candidate *cand, unsigned int k, const struct ekp_engine_env *env,
+		      unsigned int i, bool chosen, bool say)
 {
-	struct ekp_jump_config jc = { .arch = cfg->arch, .st = cfg->st, .probes = v, .nr_probes = n };
+	const struct ekp_probe *p = env->probes[i];
+	struct ekp_engine *e = candidate_get(&cand[k], env);
+	const char *why;
+	int err;
 
-	return ekp_jump_engine_new(&jc, out);
+	if (!e) {
+		why = cand[k].why;
+	} else if ((err = e->ops->plan(e, i))) {
+		why = ekp_errstr(err);
+	} else {
+		if (say)
+			ekp_info("%s/%s: %s engine%s", p->group, p->event, cand[k].ops->name,
+				 chosen ? " (chosen)" : "");
+		return 0;
+	}
+	ekp_error("%s:%u: %s/%s: cannot use the %s engine: %s", where(p), p->line, p->group,
+		  p->event, cand[k].ops->name, why);
+	return -EINVAL;
 }
 
-int ekp_engine_plan(const struct ekp_engine_plan_config *cfg, struct ekp_jump_engine **jump)
+/* auto: the first engine that takes probe i, saying why the ones before did not. */
+static int plan_auto(struct candidate *cand, unsigned int nr, const struct ekp_engine_env *env,
+		     unsigned int i, unsigned int *owner)
 {
-	unsigned int n = ekp_probe_list_count(cfg->probes), nr_jump = 0, bad = 0;
-	enum ekp_engine *eng = calloc(n + 1, sizeof(*eng));
+	const struct ekp_probe *p = env->probes[i];
+	char reasons[1024] = "";
+	size_t used = 0;
+
+	for (unsigned int k = 0; k < nr; k++) {
+		struct ekp_engine *e = candidate_get(&cand[k], env);
+		int err;
+
+		if (!e) {
+			if (!cand[k].said)
+				ekp_info("the %s engine is not available: %s", cand[k].ops->name,
+					 cand[k].why);
+			cand[k].said = true;
+			continue;
+		}
+		err = e->ops->plan(e, i);
+		if (!err) {
+			*owner = k;
+			if (used)
+				ekp_info("%s/%s: %s engine (%s)", p->group, p->event, cand[k].ops->name,
+					 reasons);
+			else
+				ekp_info("%s/%s: %s engine", p->group, p->event, cand[k].ops->name);
+			return 0;
+		}
+		used += (size_t)snprintf(reasons + used, sizeof(reasons) - used, "%s%s",
+					 used ? "; " : "", ekp_errstr(err));
+		if (used >= sizeof(reasons))
+			used = sizeof(reasons) - 1;
+	}
+	ekp_error("%s:%u: %s/%s: no engine takes it (%s)", where(p), p->line, p->group, p->event,
+		  reasons);
+	return -EINVAL;
+}
+
+int ekp_engines_plan(const struct ekp_plan_config *cfg, struct ekp_engine_set **out)
+{
+	const struct ekp_engine_env *env = cfg->env;
+	unsigned int nr = ekp_engine_count(), n = env->nr_probes, bad = 0;
+	struct candidate *cand = calloc(nr, sizeof(*cand));
 	bool *used = calloc(cfg->nr_choices + 1, sizeof(*used));
-	struct ekp_probe **v = calloc(n + 1, sizeof(*v));
-	char why[512];
+	unsigned int *owner = calloc((size_t)n + 1, sizeof(*owner));
+	struct ekp_engine_set *set = calloc(1, sizeof(*set));
 	int err = 0;
 
-	*jump = NULL;
-	if (!eng || !used || !v) {
-		err = -ENOMEM;
+	*out = NULL;
+	if (!cand || !used || !owner || !set) {
+		err = ekp_err(ENOMEM, "out of memory");
 		goto out;
 	}
+	for (unsigned int k = 0; k < nr; k++)
+		cand[k].ops = ekp_engine_at(k);
+	/* Say which engine each probe got when there was a choice to make. */
+	bool say = false;
+
 	for (unsigned int i = 0; i < n; i++) {
-		v[i] = ekp_probe_list_get(cfg->probes, i);
-		eng[i] = engine_of(cfg, v[i], used);
-		nr_jump += eng[i] != EKP_ENGINE_TRAP;
+		const char *name = choice_of(cfg, env->probes[i], used);
+
+		say |= !strcmp(name, EKP_ENGINE_AUTO) || strcmp(name, cfg->dflt);
 	}
 	for (unsigned int k = 0; k < cfg->nr_choices; k++) {
 		if (!used[k]) {
 			ekp_error("--engine %s=%s: no probe is named %s", cfg->choices[k].name,
-				  ekp_engine_name(cfg->choices[k].engine), cfg->choices[k].name);
+				  cfg->choices[k].engine, cfg->choices[k].name);
 			bad++;
 		}
 	}
-	if (bad || !nr_jump)
-		goto out;
-	if (cfg->attach) {
-		for (unsigned int i = 0; i < n; i++) {
-			if (eng[i] != EKP_ENGINE_JUMP)
-				continue;
-			ekp_error("%s:%u: %s/%s: the jump engine needs launch mode: its ring is read "
-				  "through guest RAM that ekprobe-host shares with the QEMU it starts",
-				  where(v[i]), v[i]->line, v[i]->group, v[i]->event);
-			bad++;
-		}
-		if (!bad)
-			ekp_info("attach mode: every probe uses the trap engine (jumps need launch mode)");
-		goto out;
-	}
-	if (open_jump_engine(cfg, v, n, jump)) {
-		for (unsigned int i = 0; i < n; i++) {
-			if (eng[i] != EKP_ENGINE_JUMP)
-				continue;
-			ekp_error("%s:%u: %s/%s: cannot take a jump: %s", where(v[i]), v[i]->line,
-				  v[i]->group, v[i]->event, ekp_errmsg());
-			bad++;
-		}
-		if (!bad)
-			ekp_info("every probe uses the trap engine: %s", ekp_errmsg());
-		goto out;
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		const struct ekp_probe *p = v[i];
+	for (unsigned int i = 0; !bad && i < n; i++) {
+		bool chosen = false;
+		const char *name = choice_of(cfg, env->probes[i], used);
 
-		if (eng[i] == EKP_ENGINE_TRAP) {
-			ekp_info("%s/%s: trap engine (chosen)", p->group, p->event);
+		if (!strcmp(name, EKP_ENGINE_AUTO)) {
+			bad += plan_auto(cand, nr, env, i, &owner[i]) != 0;
 			continue;
 		}
-		if (!ekp_jump_plan(*jump, i, why, sizeof(why))) {
-			ekp_info("%s/%s: jump engine", p->group, p->event);
-			continue;
+		for (unsigned int k = 0; k < nr; k++) {
+			if (strcmp(cand[k].ops->name, name))
+				continue;
+			chosen = true;
+			owner[i] = k;
+			bad += plan_named(cand, k, env, i, strcmp(name, cfg->dflt) != 0, say) != 0;
 		}
-		if (eng[i] == EKP_ENGINE_JUMP) {
-			ekp_error("%s:%u: %s/%s: cannot take a jump: %s", where(p), p->line, p->group,
-				  p->event, why);
+		if (!chosen) {
+			ekp_error("no engine is named %s", name);
 			bad++;
-		} else {
-			ekp_info("%s/%s: trap engine (%s)", p->group, p->event, why);
 		}
 	}
-	if (!bad && !ekp_jump_nr_planned(*jump)) {
-		ekp_jump_engine_free(*jump);
-		*jump = NULL;
-	}
-out:
 	if (bad) {
-		ekp_jump_engine_free(*jump);
-		*jump = NULL;
 		err = -EINVAL;
+		goto out;
 	}
-	/* A jump engine keeps pointers into v for the whole run. */
-	if (!*jump)
-		free(v);
-	free(eng);
+	/* Keep the engines that hold a probe, in registration order; owner[] follows. */
+	set->engines = calloc(nr, sizeof(*set->engines));
+	if (!set->engines) {
+		err = ekp_err(ENOMEM, "out of memory");
+		goto out;
+	}
+	for (unsigned int k = 0; k < nr; k++) {
+		bool holds = false;
+
+		for (unsigned int i = 0; i < n && !holds; i++)
+			holds = owner[i] == k;
+		if (!holds || !cand[k].e)
+			continue;
+		for (unsigned int i = 0; i < n; i++)
+			if (owner[i] == k)
+				owner[i] = set->nr | 0x80000000u;
+		set->engines[set->nr++] = cand[k].e;
+		cand[k].e = NULL;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		owner[i] &= ~0x80000000u;
+	set->owner = owner;
+	owner = NULL;
+	*out = set;
+	set = NULL;
+out:
+	for (unsigned int k = 0; cand && k < nr; k++)
+		if (cand[k].e)
+			cand[k].ops->destroy(cand[k].e);
+	ekp_engines_free(set);
+	free(cand);
 	free(used);
+	free(owner);
 	return err;
+}
+
+void ekp_engines_free(struct ekp_engine_set *set)
+{
+	if (!set)
+		return;
+	for (unsigned int k = 0; k < set->nr; k++)
+		set->engines[k]->ops->destroy(set->engines[k]);
+	free(set->engines);
+	free(set->owner);
+	free(set);
 }

@@ -1,17 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The trap engine: execute breakpoints held by QEMU's gdbstub. Under TCG they are matched
+ * against the virtual PC at translation and never written into guest memory, so they can be
+ * armed before the guest's first instruction, in any number, on any kernel.
+ *
+ * Per hit: the stop reply, one 'g', the memory the fetch-args need (cached per hit), then the
+ * session steps the stopped vCPU off the breakpoint (one step and one 'p' to see the PC left
+ * it) and continues. Finding the probes at a PC is a binary search, so the cost of a hit does
+ * not grow with the number of probes armed.
+ *
+ * Return probes: at the entry the return address and the stack pointer after the return are
+ * remembered, and a breakpoint goes on the return address (reference-counted); at that
+ * breakpoint the frames whose stack pointer matches return their event.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ekprobe/err.h"
-#include "host/engines/trap.h"
+#include "host/engines/engine.h"
 #include "host/fetch/eval.h"
+#include "host/fetch/task.h"
 
-#define MAX_RESTEPS 4096        /* steps off one breakpoint before giving up (a jump to itself) */
 #define SIGTRAP_NO 5
 #define MAX_PENDING 65536
 #define ALIAS_CHECK_BYTES 16
-
 struct trap_site {
 	uint64_t addr;          /* where the breakpoint is */
 	uint64_t vaddr;         /* the kernel virtual address of its probes */
@@ -36,8 +49,12 @@ struct probe_state {
 	unsigned int pending;
 };
 
-struct ekp_trap_engine {
-	struct ekp_trap_config cfg;
+struct trap_engine {
+	struct ekp_engine base;
+	struct ekp_engine_env env;
+	struct ekp_engine_run run;
+	struct ekp_task_layout tasks;
+	bool *planned;          /* per probe: this engine holds it */
 	struct trap_site *sites;
 	unsigned int nr_sites;
 	unsigned int *site_probes;
@@ -48,8 +65,6 @@ struct ekp_trap_engine {
 	struct probe_state *ps;
 	struct ekp_value *values;
 	struct ekp_regs regs;
-	bool at_breakpoint;     /* the last stop left the PC on a breakpoint of ours */
-	uint64_t resteps;       /* steps that left the PC on the breakpoint (see resume) */
 	uint64_t sentinel;      /* arch early_end_sym while alias breakpoints are armed, or 0 */
 	uint64_t stops;
 };
@@ -69,33 +84,62 @@ static int cmp_site_ref(const void *a, const void *b)
 	return x->probe < y->probe ? -1 : x->probe > y->probe;
 }
 
-int ekp_trap_engine_new(const struct ekp_trap_config *cfg, struct ekp_trap_engine **out)
+static void trap_destroy(struct ekp_engine *base);
+
+static int trap_create(const struct ekp_engine_env *env, struct ekp_engine **out)
 {
-	struct ekp_trap_engine *e = calloc(1, sizeof(*e));
-	unsigned int max_args = 1, nr_refs = 0;
-	struct site_ref *refs;
+	struct trap_engine *e = calloc(1, sizeof(*e));
+	unsigned int max_args = 1;
 
 	if (!e)
-		return -ENOMEM;
-	e->cfg = *cfg;
-	refs = calloc(2 * (size_t)cfg->nr_probes + 1, sizeof(*refs));
-	e->site_probes = calloc(2 * (size_t)cfg->nr_probes + 1, sizeof(*e->site_probes));
-	e->sites = calloc(2 * (size_t)cfg->nr_probes + 1, sizeof(*e->sites));
-	e->ps = calloc((size_t)cfg->nr_probes + 1, sizeof(*e->ps));
-	for (unsigned int i = 0; i < cfg->nr_probes; i++)
-		if (cfg->probes[i]->nr_args > max_args)
-			max_args = cfg->probes[i]->nr_args;
+		return ekp_err(ENOMEM, "out of memory");
+	e->env = *env;
+	for (unsigned int i = 0; i < env->nr_probes; i++)
+		if (env->probes[i]->nr_args > max_args)
+			max_args = env->probes[i]->nr_args;
+	e->planned = calloc((size_t)env->nr_probes + 1, sizeof(*e->planned));
+	e->ps = calloc((size_t)env->nr_probes + 1, sizeof(*e->ps));
 	e->values = calloc(max_args, sizeof(*e->values));
-	if (!refs || !e->site_probes || !e->sites || !e->ps || !e->values) {
-		free(refs);
-		ekp_trap_engine_free(e);
-		return -ENOMEM;
+	if (!e->planned || !e->ps || !e->values) {
+		trap_destroy(&e->base);
+		return ekp_err(ENOMEM, "out of memory");
 	}
-	for (unsigned int i = 0; i < cfg->nr_probes; i++) {
-		uint64_t va = cfg->probes[i]->addr, alias;
+	ekp_task_layout_init(&e->tasks, env->st, env->arch);
+	*out = &e->base;
+	return 0;
+}
 
+/* Any probe can be a breakpoint. */
+static int trap_plan(struct ekp_engine *base, unsigned int i)
+{
+	struct trap_engine *e = (struct trap_engine *)base;
+
+	if (i >= e->env.nr_probes)
+		return ekp_err(EINVAL, "no probe %u", i);
+	e->planned[i] = true;
+	return 0;
+}
+
+/* The breakpoint sites, sorted by address: every planned probe's address and early alias. */
+static int build_sites(struct trap_engine *e)
+{
+	const struct ekp_arch *arch = e->env.arch;
+	unsigned int n = e->env.nr_probes, nr_refs = 0;
+	struct site_ref *refs = calloc(2 * (size_t)n + 1, sizeof(*refs));
+
+	e->site_probes = calloc(2 * (size_t)n + 1, sizeof(*e->site_probes));
+	e->sites = calloc(2 * (size_t)n + 1, sizeof(*e->sites));
+	if (!refs || !e->site_probes || !e->sites) {
+		free(refs);
+		return ekp_err(ENOMEM, "out of memory");
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t va = e->env.probes[i]->addr, alias;
+
+		if (!e->planned[i])
+			continue;
 		refs[nr_refs++] = (struct site_ref){ va, va, false, i };
-		if (cfg->arch->early_alias && cfg->arch->early_alias(va, &alias))
+		if (arch->early_alias && arch->early_alias(va, &alias))
 			refs[nr_refs++] = (struct site_ref){ alias, va, true, i };
 	}
 	qsort(refs, nr_refs, sizeof(*refs), cmp_site_ref);
@@ -111,14 +155,16 @@ int ekp_trap_engine_new(const struct ekp_trap_config *cfg, struct ekp_trap_engin
 		s->count++;
 	}
 	free(refs);
-	*out = e;
 	return 0;
 }
 
-void ekp_trap_engine_free(struct ekp_trap_engine *e)
+static void trap_destroy(struct ekp_engine *base)
 {
+	struct trap_engine *e = (struct trap_engine *)base;
+
 	if (!e)
 		return;
+	free(e->planned);
 	free(e->sites);
 	free(e->site_probes);
 	free(e->rets);
@@ -128,41 +174,30 @@ void ekp_trap_engine_free(struct ekp_trap_engine *e)
 	free(e);
 }
 
-static struct rsp_client *rsp(struct ekp_trap_engine *e)
+static int insert_bp(struct trap_engine *e, uint64_t addr)
 {
-	return e->cfg.target->rsp;
+	return ekp_target_insert_bp(e->run.target, addr);
 }
 
-static int insert_bp(struct ekp_trap_engine *e, uint64_t addr)
+static int remove_bp(struct trap_engine *e, uint64_t addr)
 {
-	int err = rsp_insert_break(rsp(e), 0, addr, 1, e->cfg.target->timeout_ms);
-
-	e->cfg.target->round_trips++;
-	if (err)
-		return ekp_err_prefix(err, "inserting a breakpoint at 0x%llx: ",
-				      (unsigned long long)addr);
-	return 0;
+	return ekp_target_remove_bp(e->run.target, addr);
 }
 
-static int remove_bp(struct ekp_trap_engine *e, uint64_t addr)
+static struct trap_site *find_site(struct trap_engine *e, uint64_t pc);
+static struct ret_site *find_ret(struct trap_engine *e, uint64_t pc);
+
+static int trap_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
 {
-	int err = rsp_remove_break(rsp(e), 0, addr, 1, e->cfg.target->timeout_ms);
-
-	e->cfg.target->round_trips++;
-	if (err)
-		return ekp_err_prefix(err, "removing the breakpoint at 0x%llx: ",
-				      (unsigned long long)addr);
-	return 0;
-}
-
-static struct trap_site *find_site(struct ekp_trap_engine *e, uint64_t pc);
-static struct ret_site *find_ret(struct ekp_trap_engine *e, uint64_t pc);
-
-int ekp_trap_arm(struct ekp_trap_engine *e)
-{
+	struct trap_engine *e = (struct trap_engine *)base;
 	bool aliases = false;
 	struct ekp_sym sym;
 	int err;
+
+	e->run = *run;
+	err = build_sites(e);
+	if (err)
+		return err;
 
 	for (unsigned int i = 0; i < e->nr_sites; i++) {
 		err = insert_bp(e, e->sites[i].addr);
@@ -171,8 +206,8 @@ int ekp_trap_arm(struct ekp_trap_engine *e)
 		e->sites[i].inserted = true;
 		aliases |= e->sites[i].alias;
 	}
-	if (aliases && e->cfg.arch->early_end_sym &&
-	    !ekp_symtab_lookup(e->cfg.st, e->cfg.arch->early_end_sym, &sym)) {
+	if (aliases && e->env.arch->early_end_sym &&
+	    !ekp_symtab_lookup(e->env.st, e->env.arch->early_end_sym, &sym)) {
 		if (!find_site(e, sym.addr)) {
 			err = insert_bp(e, sym.addr);
 			if (err)
@@ -183,8 +218,9 @@ int ekp_trap_arm(struct ekp_trap_engine *e)
 	return 0;
 }
 
-/* The boot CPU runs in the kernel mapping now: remove the early alias breakpoints. */
-static int drop_aliases(struct ekp_trap_engine *e, uint64_t pc)
+/* The boot CPU runs in the kernel mapping now: remove the early alias breakpoints. Returns
+ * whether a breakpoint is still at pc. */
+static int drop_aliases(struct trap_engine *e, uint64_t pc, bool *still_bp)
 {
 	int err;
 
@@ -197,17 +233,19 @@ static int drop_aliases(struct ekp_trap_engine *e, uint64_t pc)
 		e->sites[i].inserted = false;
 	}
 	e->sentinel = 0;
+	*still_bp = true;
 	if (!find_site(e, pc) && !find_ret(e, pc)) {
 		err = remove_bp(e, pc);
 		if (err)
 			return err;
-		e->at_breakpoint = false;
+		*still_bp = false;
 	}
 	return 0;
 }
 
-int ekp_trap_disarm(struct ekp_trap_engine *e)
+static int trap_disarm(struct ekp_engine *base)
 {
+	struct trap_engine *e = (struct trap_engine *)base;
 	int first_err = 0, err;
 
 	for (unsigned int i = 0; i < e->nr_sites; i++) {
@@ -233,7 +271,7 @@ int ekp_trap_disarm(struct ekp_trap_engine *e)
 	return first_err;
 }
 
-static struct trap_site *find_site(struct ekp_trap_engine *e, uint64_t pc)
+static struct trap_site *find_site(struct trap_engine *e, uint64_t pc)
 {
 	unsigned int lo = 0, hi = e->nr_sites;
 
@@ -250,7 +288,7 @@ static struct trap_site *find_site(struct ekp_trap_engine *e, uint64_t pc)
 	return NULL;
 }
 
-static struct ret_site *find_ret(struct ekp_trap_engine *e, uint64_t pc)
+static struct ret_site *find_ret(struct trap_engine *e, uint64_t pc)
 {
 	for (unsigned int i = 0; i < e->nr_rets; i++)
 		if (e->rets[i].addr == pc)
@@ -263,32 +301,32 @@ static struct ret_site *find_ret(struct ekp_trap_engine *e, uint64_t pc)
  * the kernel is decompressed into place, other code (the decompressor) may execute at the
  * same physical address.
  */
-static bool alias_hit_is_kernel(struct ekp_trap_engine *e, const struct trap_site *s)
+static bool alias_hit_is_kernel(struct trap_engine *e, const struct trap_site *s)
 {
 	uint8_t live[ALIAS_CHECK_BYTES], image[ALIAS_CHECK_BYTES];
 
-	if (!e->cfg.arch->in_kernel_mode(&e->regs))
+	if (!e->env.arch->in_kernel_mode(&e->regs))
 		return false;
-	if (ekp_symtab_read(e->cfg.st, s->vaddr, image, sizeof(image)))
+	if (ekp_symtab_read(e->env.st, s->vaddr, image, sizeof(image)))
 		return true; /* no image to compare with (System.map): kernel mode is all we know */
-	if (ekp_target_read_mem(e->cfg.target, s->addr, live, sizeof(live)))
+	if (ekp_target_read_mem(e->run.target, s->addr, live, sizeof(live)))
 		return false;
 	return !memcmp(live, image, sizeof(image));
 }
 
-static int emit(struct ekp_trap_engine *e, unsigned int idx, enum ekp_probe_kind kind,
+static int emit(struct trap_engine *e, unsigned int idx, enum ekp_probe_kind kind,
 		uint64_t addr, uint64_t ret_addr, int cpu, const struct ekp_task *task)
 {
-	const struct ekp_probe *p = e->cfg.probes[idx];
+	const struct ekp_probe *p = e->env.probes[idx];
 	struct ekp_fetch_ctx ctx = {
-		.arch = e->cfg.arch, .regs = &e->regs, .read_mem = ekp_target_read_mem,
-		.opaque = e->cfg.target, .task = task,
+		.arch = e->env.arch, .regs = &e->regs, .read_mem = ekp_target_read_mem,
+		.opaque = e->run.target, .task = task,
 	};
 	struct ekp_event ev = {
 		.probe = p, .probe_index = idx, .kind = kind, .addr = addr, .ret_addr = ret_addr,
-		.hit_pc = e->regs.val[e->cfg.arch->pc_reg], .cpu = cpu,
-		.ts_ns = e->cfg.now_ns(e->cfg.opaque), .engine = "trap", .task = *task,
-		.nr_values = p->nr_args, .values = e->values,
+		.hit_pc = e->regs.val[e->env.arch->pc_reg], .cpu = cpu,
+		.ts_ns = e->run.guest_now_ns(e->run.opaque), .engine = e->base.ops->name,
+		.task = *task, .nr_values = p->nr_args, .values = e->values,
 	};
 	int err;
 
@@ -299,14 +337,14 @@ static int emit(struct ekp_trap_engine *e, unsigned int idx, enum ekp_probe_kind
 					      p->args[i].name);
 	}
 	e->ps[idx].hits++;
-	return e->cfg.emit(e->cfg.opaque, &ev);
+	return e->run.emit(e->run.opaque, &ev);
 }
 
 /* An 'r' probe's entry: remember where and with which stack the frame will return. */
-static int track_return(struct ekp_trap_engine *e, unsigned int idx)
+static int track_return(struct trap_engine *e, unsigned int idx)
 {
-	const struct ekp_arch *arch = e->cfg.arch;
-	const struct ekp_probe *p = e->cfg.probes[idx];
+	const struct ekp_arch *arch = e->env.arch;
+	const struct ekp_probe *p = e->env.probes[idx];
 	uint64_t sp = e->regs.val[arch->sp_reg], ret = 0;
 	uint8_t raw[8] = { 0 };
 	struct ret_site *rs;
@@ -321,7 +359,7 @@ static int track_return(struct ekp_trap_engine *e, unsigned int idx)
 	if (in_reg) {
 		ret = e->regs.val[reg];
 	} else {
-		if (ekp_target_read_mem(e->cfg.target, sp, raw, arch->ptr_size)) {
+		if (ekp_target_read_mem(e->run.target, sp, raw, arch->ptr_size)) {
 			e->ps[idx].missed++;
 			return 0;
 		}
@@ -335,7 +373,7 @@ static int track_return(struct ekp_trap_engine *e, unsigned int idx)
 			struct ret_site *n = realloc(e->rets, cap * sizeof(*n));
 
 			if (!n)
-				return -ENOMEM;
+				return ekp_err(ENOMEM, "out of memory");
 			e->rets = n;
 			e->cap_rets = cap;
 		}
@@ -366,10 +404,10 @@ static int track_return(struct ekp_trap_engine *e, unsigned int idx)
 }
 
 /* At a return site: emit the returns whose frame this is (matched by stack pointer). */
-static int handle_returns(struct ekp_trap_engine *e, struct ret_site *rs, int cpu,
+static int handle_returns(struct trap_engine *e, struct ret_site *rs, int cpu,
 			  const struct ekp_task *task, bool *still_bp)
 {
-	uint64_t pc = rs->addr, sp = e->regs.val[e->cfg.arch->sp_reg];
+	uint64_t pc = rs->addr, sp = e->regs.val[e->env.arch->sp_reg];
 	int err;
 
 	for (unsigned int i = 0; i < e->nr_pend;) {
@@ -382,7 +420,7 @@ static int handle_returns(struct ekp_trap_engine *e, struct ret_site *rs, int cp
 		e->pend[i] = e->pend[--e->nr_pend]; /* order among pending does not matter */
 		e->ps[pr.probe].pending--;
 		rs->refs--;
-		err = emit(e, pr.probe, EKP_PROBE_RETURN, e->cfg.probes[pr.probe]->addr, pc, cpu,
+		err = emit(e, pr.probe, EKP_PROBE_RETURN, e->env.probes[pr.probe]->addr, pc, cpu,
 			   task);
 		if (err)
 			return err;
@@ -406,21 +444,20 @@ static int stop_cpu(const struct rsp_stop *stop)
 	return stop->has_thread && stop->thread.tid > 0 ? (int)stop->thread.tid - 1 : 0;
 }
 
-int ekp_trap_handle_stop(struct ekp_trap_engine *e, const struct rsp_stop *stop)
+static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 {
-	const struct ekp_arch *arch = e->cfg.arch;
+	struct trap_engine *e = (struct trap_engine *)base;
+	const struct ekp_arch *arch = e->env.arch;
 	struct ekp_task task;
 	struct trap_site *site;
 	struct ret_site *rs;
-	bool ret_bp = false;
+	bool still_bp = true;
 	uint64_t pc;
 	int cpu = stop_cpu(stop), err;
 
-	e->at_breakpoint = false;
-	ekp_target_cache_reset(e->cfg.target);
 	if ((stop->kind != 'T' && stop->kind != 'S') || stop->signal != SIGTRAP_NO)
 		return 0;
-	err = ekp_target_read_regs(e->cfg.target, &e->regs);
+	err = ekp_target_read_regs(e->run.target, &e->regs);
 	if (err)
 		return err;
 	pc = e->regs.val[arch->pc_reg];
@@ -428,101 +465,69 @@ int ekp_trap_handle_stop(struct ekp_trap_engine *e, const struct rsp_stop *stop)
 	rs = find_ret(e, pc);
 	if (e->sentinel && pc == e->sentinel) {
 		e->stops++;
-		e->at_breakpoint = true;
-		err = drop_aliases(e, pc);
+		err = drop_aliases(e, pc, &still_bp);
 		if (err)
 			return err;
 		if (!site && !rs)
-			return 1;
+			return EKP_STOP_TAKEN | (still_bp ? EKP_STOP_ON_BREAKPOINT : 0);
 	}
 	if (!site && !rs)
 		return 0;
 	e->stops++;
-	e->at_breakpoint = true;
 	if (site && site->alias && !alias_hit_is_kernel(e, site))
-		return 1; /* our breakpoint, but not the kernel running there: no event */
-	err = ekp_task_read(e->cfg.tasks, arch, &e->regs, ekp_target_read_mem, e->cfg.target, &task);
+		return EKP_STOP_TAKEN | EKP_STOP_ON_BREAKPOINT; /* not the kernel running there */
+	err = ekp_task_read(&e->tasks, arch, &e->regs, ekp_target_read_mem, e->run.target, &task);
 	if (err)
 		return err;
 	/* Returns first: a frame returns before the next call from its caller's code begins. */
 	if (rs) {
-		err = handle_returns(e, rs, cpu, &task, &ret_bp);
+		err = handle_returns(e, rs, cpu, &task, &still_bp);
 		if (err)
 			return err;
-		e->at_breakpoint = ret_bp || site || find_ret(e, pc);
+		still_bp = still_bp || site || find_ret(e, pc);
 	}
 	for (unsigned int i = 0; site && i < site->count; i++) {
 		unsigned int idx = e->site_probes[site->first + i];
 
-		if (e->cfg.probes[idx]->kind == EKP_PROBE_RETURN)
+		if (e->env.probes[idx]->kind == EKP_PROBE_RETURN)
 			err = track_return(e, idx);
 		else
 			err = emit(e, idx, EKP_PROBE_ENTRY, site->vaddr, 0, cpu, &task);
 		if (err)
 			return err;
 	}
-	return 1;
+	return EKP_STOP_TAKEN | (still_bp ? EKP_STOP_ON_BREAKPOINT : 0);
 }
 
-int ekp_trap_resume(struct ekp_trap_engine *e, const struct rsp_stop *stop)
+static void trap_probe_stats(const struct ekp_engine *base, unsigned int i,
+			     struct ekp_probe_counts *out)
 {
-	uint64_t bp_pc = e->regs.val[e->cfg.arch->pc_reg], pc;
-	struct rsp_stop stepped;
-	int err;
+	const struct trap_engine *e = (const struct trap_engine *)base;
 
-	/*
-	 * QEMU reports a breakpoint at the PC again on a plain continue; only a single-step
-	 * passes over it. The step moves this vCPU alone; the others stay stopped.
-	 *
-	 * QEMU 7.2 (TCG) now and then ends a step without executing the instruction; a
-	 * continue would then report the same breakpoint again and count one hit twice (gdb's
-	 * dprintf does: measured on __alloc_pages). So step until the PC leaves the breakpoint.
-	 * A rep-prefixed instruction steps one iteration at a time, with the same PC: stepping
-	 * it to its end is also right. A jump to itself never leaves: give up after a while.
-	 */
-	for (unsigned int n = 0; e->at_breakpoint; n++) {
-		err = rsp_step(rsp(e), stop->has_thread ? &stop->thread : NULL, &stepped,
-			       e->cfg.target->timeout_ms);
-		e->cfg.target->round_trips++;
-		if (err)
-			return ekp_err_prefix(err, "stepping off a breakpoint: ");
-		if (n == MAX_RESTEPS)
-			break;
-		err = ekp_target_read_pc(e->cfg.target, &pc);
-		if (err)
-			return err;
-		if (pc != bp_pc)
-			break;
-		e->resteps++;
-	}
-	e->at_breakpoint = false;
-	err = rsp_resume(rsp(e), "c");
-	if (err)
-		return ekp_err_prefix(err, "resuming the guest: ");
-	return 0;
+	memset(out, 0, sizeof(*out));
+	if (i >= e->env.nr_probes)
+		return;
+	out->hits = e->ps[i].hits;
+	out->pending = e->ps[i].pending;
+	out->missed = e->ps[i].missed;
 }
 
-uint64_t ekp_trap_resteps(const struct ekp_trap_engine *e)
+static void trap_stats(const struct ekp_engine *base, struct ekp_run_counts *out)
 {
-	return e->resteps;
+	const struct trap_engine *e = (const struct trap_engine *)base;
+
+	memset(out, 0, sizeof(*out));
+	out->stops = e->stops;
 }
 
-uint64_t ekp_trap_hits(const struct ekp_trap_engine *e, unsigned int probe)
-{
-	return probe < e->cfg.nr_probes ? e->ps[probe].hits : 0;
-}
-
-uint64_t ekp_trap_pending(const struct ekp_trap_engine *e, unsigned int probe)
-{
-	return probe < e->cfg.nr_probes ? e->ps[probe].pending : 0;
-}
-
-uint64_t ekp_trap_missed(const struct ekp_trap_engine *e, unsigned int probe)
-{
-	return probe < e->cfg.nr_probes ? e->ps[probe].missed : 0;
-}
-
-uint64_t ekp_trap_stops(const struct ekp_trap_engine *e)
-{
-	return e->stops;
-}
+const struct ekp_engine_ops ekp_engine_trap = {
+	.name = "trap",
+	.create = trap_create,
+	.plan = trap_plan,
+	.arm = trap_arm,
+	.on_stop = trap_on_stop,
+	.disarm = trap_disarm,
+	.probe_stats = trap_probe_stats,
+	.stats = trap_stats,
+	.destroy = trap_destroy,
+};

@@ -13,27 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "arch/x86_64/x86_64.h"
 #include "ekprobe/err.h"
 #include "ekprobe/util.h"
 #include "host/fetch/compile.h"
 
 #define TASK_COMM_LEN 16
-
-/* x86_64 register id -> byte offset in the trampoline's frame; -1: not in the frame. */
-#define FRAME(f) ((int)offsetof(struct ekp_abi_regs, f))
-static const int x86_64_frame_off[X86_64_NR_REGS] = {
-	[X86_64_AX] = FRAME(ax),   [X86_64_BX] = FRAME(bx),   [X86_64_CX] = FRAME(cx),
-	[X86_64_DX] = FRAME(dx),   [X86_64_SI] = FRAME(si),   [X86_64_DI] = FRAME(di),
-	[X86_64_BP] = FRAME(bp),   [X86_64_SP] = FRAME(sp),   [X86_64_R8] = FRAME(r8),
-	[X86_64_R9] = FRAME(r9),   [X86_64_R10] = FRAME(r10), [X86_64_R11] = FRAME(r11),
-	[X86_64_R12] = FRAME(r12), [X86_64_R13] = FRAME(r13), [X86_64_R14] = FRAME(r14),
-	[X86_64_R15] = FRAME(r15), [X86_64_IP] = FRAME(ip),   [X86_64_FLAGS] = FRAME(flags),
-	[X86_64_CS] = FRAME(cs),   [X86_64_SS] = FRAME(ss),
-	/* The trampoline stores the probe index in orig_ax, not the CPU's value. */
-	[X86_64_ORIG_AX] = -1,
-	[X86_64_FS_BASE] = -1,     [X86_64_GS_BASE] = -1,     [X86_64_CR3] = -1,
-};
 
 enum slot_kind {
 	SLOT_NONE,   /* immediate string: no slot */
@@ -156,14 +140,16 @@ static int64_t as_s64(uint64_t v)
 
 static int emit_reg(struct cstate *c, int id)
 {
-	if (id < 0 || id >= X86_64_NR_REGS || x86_64_frame_off[id] < 0) {
+	int off = c->arch->jump->frame_offset(id);
+
+	if (off < 0) {
 		char what[96];
 
 		snprintf(what, sizeof(what), "register %%%s is not in the jump engine's frame",
 			 c->arch->reg_name && c->arch->reg_name(id) ? c->arch->reg_name(id) : "?");
 		return arg_refuse(c, EOPNOTSUPP, what);
 	}
-	emit(c, EKP_OP_REG, 8, 0, x86_64_frame_off[id]);
+	emit(c, EKP_OP_REG, 8, 0, off);
 	return 0;
 }
 
@@ -298,8 +284,8 @@ int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
 	memset(out, 0, sizeof(*out));
 	if (why && whylen)
 		why[0] = '\0';
-	if (!arch || !arch->name || strcmp(arch->name, "x86_64") || arch->ptr_size != 8)
-		return refuse(why, whylen, EOPNOTSUPP, "the jump engine's frame is x86_64 only");
+	if (!arch || !arch->jump || arch->ptr_size != 8)
+		return refuse(why, whylen, EOPNOTSUPP, "no jump engine frame for this architecture");
 	if (!p->resolved)
 		return refuse(why, whylen, EINVAL, "the probe's address is not resolved");
 	err = plan_slots(p, plan, EKP_ARRAY_SIZE(plan), &nv, &ns, &nc);

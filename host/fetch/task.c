@@ -44,15 +44,18 @@ int ekp_task_layout_from_image(struct ekp_task_layout *l, const uint8_t *img, si
 	return 0;
 }
 
-void ekp_task_layout_init(struct ekp_task_layout *l, const struct ekp_symtab *st)
+void ekp_task_layout_init(struct ekp_task_layout *l, const struct ekp_symtab *st,
+			  const struct ekp_arch *arch)
 {
 	struct ekp_sym sym, guard;
 	uint8_t *img;
 
 	memset(l, 0, sizeof(*l));
-	if (!ekp_symtab_lookup(st, "current_task", &sym)) {
+	if (!arch->current_sym) {
+		l->have_current = arch->current_task != NULL;
+	} else if (!ekp_symtab_lookup(st, arch->current_sym, &sym)) {
 		l->have_current = true;
-		l->current_task = sym.addr;
+		l->current_sym = sym.addr;
 	}
 	if (ekp_symtab_lookup(st, "init_task", &sym))
 		return;
@@ -73,23 +76,25 @@ int ekp_task_read(const struct ekp_task_layout *l, const struct ekp_arch *arch,
 		  int (*read_mem)(void *opaque, uint64_t addr, void *buf, size_t len), void *opaque,
 		  struct ekp_task *out)
 {
-	uint8_t ptr[8], pid[4], *span;
+	uint8_t pid[4], *span;
 	uint32_t lo, hi;
-	uint64_t base, task;
+	uint64_t task;
+	int err;
 
 	memset(out, 0, sizeof(*out));
 	if (!arch->in_kernel_mode(regs) || !l->have_current)
 		return 0;
 	/*
-	 * Kernel code running before the per-CPU base is set up is the boot CPU's init_task or
-	 * a secondary CPU's idle task coming up: pid 0 either way.
+	 * No `current` yet (before the per-CPU area is set up): the boot CPU's init_task or a
+	 * secondary CPU's idle task coming up, pid 0 either way. A read that fails is unknown.
 	 */
-	if (arch->percpu_base(regs, &base) ||
-	    read_mem(opaque, base + l->current_task, ptr, arch->ptr_size)) {
+	err = arch->current_task(regs, l->current_sym, read_mem, opaque, &task);
+	if (err == -ENODATA) {
 		out->known = out->idle = true;
 		return 0;
 	}
-	task = le64(ptr);
+	if (err)
+		return 0;
 	if (!arch->is_kernel_addr(task)) {
 		out->known = out->idle = true;
 		return 0;

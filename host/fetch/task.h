@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Which task a hit ran in, without debug info: the kernel's `current` per-CPU pointer, and
+ * Which task a hit ran in, without debug info: the kernel's `current` (the arch finds it), and
  * the offsets of comm and pid in task_struct found from init_task's initialised bytes in the
  * vmlinux image (comm is "swapper"; real_parent and parent both point to init_task, and
  * pid/tgid sit right before them).
@@ -17,8 +17,8 @@
 #include "host/event.h"
 
 struct ekp_task_layout {
-	bool have_current;       /* current_task per-CPU symbol known */
-	uint64_t current_task;   /* its per-CPU offset */
+	bool have_current;       /* the arch can find `current` (its symbol, if any, is known) */
+	uint64_t current_sym;    /* the address of the arch's current_sym, 0 if it names none */
 	uint64_t init_task;      /* &init_task, 0 if unknown */
 	bool have_fields;        /* comm and pid offsets known */
 	uint32_t comm_off, pid_off;
@@ -28,7 +28,8 @@ struct ekp_task_layout {
 int ekp_task_layout_from_image(struct ekp_task_layout *l, const uint8_t *init_task, size_t size,
 			       uint64_t init_task_addr, bool stack_protector);
 /* From the symbol table (and its image when it has one). Never fails: fills what it can. */
-void ekp_task_layout_init(struct ekp_task_layout *l, const struct ekp_symtab *st);
+void ekp_task_layout_init(struct ekp_task_layout *l, const struct ekp_symtab *st,
+			  const struct ekp_arch *arch);
 
 /* Identify the current task from captured registers and guest memory. */
 int ekp_task_read(const struct ekp_task_layout *l, const struct ekp_arch *arch,

@@ -149,6 +149,7 @@ int ekp_format_summary_json(struct ekp_buf *out, const struct ekp_summary *s,
 		json_object_set_new(p, "hits", json_integer((json_int_t)ps->hits));
 		if (ps->probe->kind == EKP_PROBE_RETURN)
 			json_object_set_new(p, "pending", json_integer((json_int_t)ps->unmatched));
+		json_object_set_new(p, "missed", json_integer((json_int_t)ps->missed));
 		json_array_append_new(probes, p);
 	}
 	json_object_set_new(w, "probes", probes);

@@ -17,9 +17,11 @@ enum ekp_format { EKP_FORMAT_TEXT, EKP_FORMAT_JSON };
 
 struct ekp_probe_stats {
 	const struct ekp_probe *probe;
-	const char *engine;  /* "trap", or why the probe was not armed */
+	const char *engine;  /* the engine that held the probe */
 	uint64_t hits;       /* entry events, or return events for 'r' probes */
 	uint64_t unmatched;  /* return probes: entries whose return was never seen */
+	uint64_t missed;     /* hits not recorded (return frames not tracked: maxactive, no free
+			      * instance), as kprobes' nmissed */
 };
 
 struct ekp_summary {

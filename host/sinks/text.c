@@ -71,6 +71,8 @@ int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
 		err = err ?: ekp_format_sym(out, st, ps->probe->addr);
 		if (!err && ps->unmatched)
 			err = ekp_buf_printf(out, " (%" PRIu64 " entries still pending)", ps->unmatched);
+		if (!err && ps->missed)
+			err = ekp_buf_printf(out, " (%" PRIu64 " MISSED)", ps->missed);
 		err = err ?: ekp_buf_printf(out, "\n");
 	}
 	return err;
