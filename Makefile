@@ -23,7 +23,8 @@ UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 ASAN_UNITS:= $(UNIT_SRCS:tests/unit/%.c=$(B)/asan-tests/%)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 
-.PHONY: all deps test unit unit-asan fuzz-smoke fuzz integration demo bench kernel print-kernel clean
+.PHONY: all deps test unit unit-asan fuzz-smoke fuzz integration demo bench kernel print-kernel clean \
+	check-layers
 .DELETE_ON_ERROR:
 
 all: $(B)/ekprobe-host
@@ -87,9 +88,19 @@ print-kernel:
 integration: all
 	@tests/integration/run.sh
 
+# The layering rules docs/architecture.md states, checked: host/ reaches an architecture only
+# through the ops table (never an arch/<name>/ header), and proto/ never prints.
+check-layers:
+	@bad=$$(grep -rlE '#include *"(\.\./)*arch/[a-z0-9_]+/' host || true); \
+	if [ -n "$$bad" ]; then echo "layers: host/ includes per-arch headers: $$bad" >&2; exit 1; fi
+	@bad=$$(grep -lE '\<(f?printf|puts|fputs|perror)\(' proto/*.c || true); \
+	if [ -n "$$bad" ]; then echo "layers: proto/ prints: $$bad" >&2; exit 1; fi
+	@echo "layers: host/ names no arch header; proto/ does not print"
+
 test:
 	@scripts/deps.sh test
 	@scripts/kernel.sh build
+	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan

@@ -10,23 +10,30 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ekprobe/err.h"
 #include "ekprobe/symbols.h"
 #include "arch/x86_64/kpatch.h"
 
 static void query(const struct ekp_kpatch *k, uint64_t a, uint64_t len)
 {
-	char why[128];
-	int err = ekp_kpatch_check(k, a, len, why, sizeof(why));
+	const uint64_t *fx;
+	size_t n;
+	int err;
 
+	ekp_err_clear();
+	err = ekp_kpatch_check(k, a, len);
 	if (err && err != -EBUSY && err != -EINVAL)
 		__builtin_trap();
 	if (!len && err)
 		__builtin_trap();
-	if (err == -EBUSY && !why[0])
+	if (err == -EBUSY && !ekp_errmsg()[0])
 		__builtin_trap();
-	ekp_kpatch_check(k, a, len, NULL, 0);
-	ekp_kpatch_check(k, a, len, why, 1);
 	ekp_kpatch_is_mcount(k, a);
+	/* Fixup targets in a range: sorted, and inside it. */
+	n = ekp_kpatch_fixups(k, a, a + len, &fx);
+	for (size_t i = 0; i < n; i++)
+		if (fx[i] < a || fx[i] >= a + len || (i && fx[i] <= fx[i - 1]))
+			__builtin_trap();
 }
 
 static void exercise(const struct ekp_symtab *st, const struct ekp_kpatch *k,
@@ -52,7 +59,7 @@ static void exercise(const struct ekp_symtab *st, const struct ekp_kpatch *k,
 	for (i = 0; ekp_kpatch_mcount_at(k, i, &a); i++) {
 		if ((i && a <= prev) || !ekp_kpatch_is_mcount(k, a))
 			__builtin_trap();
-		if (i < 256 && ekp_kpatch_check(k, a, 1, NULL, 0) != -EBUSY)
+		if (i < 256 && ekp_kpatch_check(k, a, 1) != -EBUSY)
 			__builtin_trap();
 		prev = a;
 	}

@@ -27,6 +27,8 @@
 #include <cmocka.h>
 
 #include "tests/unit/helpers.h"
+#include "arch/x86_64/x86_64.h"
+#include "ekprobe/arch.h"
 #include "ekprobe/err.h"
 #include "host/vm/guestmem.h"
 #include "proto/rsp.h"
@@ -100,61 +102,91 @@ static void test_qemu_args(void **state)
 	assert_int_equal(ekp_guestmem_qemu_args(0, &a), -EINVAL);
 }
 
+static uint64_t gpa_off(const struct ekp_ram_layout *l, uint64_t gpa, uint64_t len, int *err)
+{
+	uint64_t off = ~0ull;
+
+	*err = ekp_ram_layout_offset(l, gpa, len, &off);
+	return off;
+}
+
 static void test_translate(void **state)
 {
-	uint64_t off = 0, pa = 0;
+	char *pc[] = { "qemu-system-x86_64", NULL };
+	char *q35[] = { "qemu-system-x86_64", "-M", "q35", NULL };
+	struct ekp_ram_layout l;
+	uint64_t pa = 0;
+	int err;
 
 	(void)state;
 	/* QEMU 7.2 (measured with "info mtree -f"): pc 4G -> 3 GiB low, q35 3G -> 2 GiB low. */
-	assert_int_equal(ekp_guestmem_default_below_4g(false, 4 * GIB), 3 * GIB);
-	assert_int_equal(ekp_guestmem_default_below_4g(false, 0xe0000000ull), 3 * GIB);
-	assert_int_equal(ekp_guestmem_default_below_4g(false, 0xdfffe000ull), 0xdfffe000ull);
-	assert_int_equal(ekp_guestmem_default_below_4g(true, 3 * GIB), 2 * GIB);
-	assert_int_equal(ekp_guestmem_default_below_4g(true, 0xb0000000ull), 2 * GIB);
-	assert_int_equal(ekp_guestmem_default_below_4g(true, 0xaffff000ull), 0xaffff000ull);
-	assert_int_equal(ekp_guestmem_default_below_4g(true, 256 * MIB), 256 * MIB);
+	assert_int_equal(x86_64_ram_below_4g(false, 4 * GIB), 3 * GIB);
+	assert_int_equal(x86_64_ram_below_4g(false, 0xe0000000ull), 3 * GIB);
+	assert_int_equal(x86_64_ram_below_4g(false, 0xdfffe000ull), 0xdfffe000ull);
+	assert_int_equal(x86_64_ram_below_4g(true, 3 * GIB), 2 * GIB);
+	assert_int_equal(x86_64_ram_below_4g(true, 0xb0000000ull), 2 * GIB);
+	assert_int_equal(x86_64_ram_below_4g(true, 0xaffff000ull), 0xaffff000ull);
+	assert_int_equal(x86_64_ram_below_4g(true, 256 * MIB), 256 * MIB);
 
-	/* 256 MiB: GPA = offset. */
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, 0x1000, 4, &off), 0);
-	assert_int_equal(off, 0x1000);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, 0, 0xa0000, &off), 0);
-	assert_int_equal(off, 0);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, 256 * MIB - 4, 4, &off), 0);
-	assert_int_equal(off, 256 * MIB - 4);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, 0x100000, 1, &off), 0);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, 256 * MIB - 4, 5, &off),
-			 -EFAULT);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, 0xa0000, 1, &off), -EFAULT);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, 0x9ffff, 2, &off), -EFAULT);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, 0xfffff, 1, &off), -EFAULT);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, 4 * GIB, 1, &off), -EFAULT);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, 0x1000, 0, &off), -EINVAL);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 512 * MIB, 0x1000, 1, &off), -EINVAL);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(256 * MIB, 256 * MIB, UINT64_MAX, 2, &off),
-			 -EFAULT);
+	/* 256 MiB: GPA = offset, but for the legacy VGA/BIOS window. */
+	assert_int_equal(ekp_arch_x86_64.ram_layout(pc, 256 * MIB, &l), 0);
+	assert_int_equal(gpa_off(&l, 0x1000, 4, &err), 0x1000);
+	assert_int_equal(err, 0);
+	assert_int_equal(gpa_off(&l, 0, 0xa0000, &err), 0);
+	assert_int_equal(err, 0);
+	assert_int_equal(gpa_off(&l, 256 * MIB - 4, 4, &err), 256 * MIB - 4);
+	assert_int_equal(err, 0);
+	gpa_off(&l, 0x100000, 1, &err);
+	assert_int_equal(err, 0);
+	gpa_off(&l, 256 * MIB - 4, 5, &err);
+	assert_int_equal(err, -EFAULT);
+	gpa_off(&l, 0xa0000, 1, &err);
+	assert_int_equal(err, -EFAULT);
+	gpa_off(&l, 0x9ffff, 2, &err);
+	assert_int_equal(err, -EFAULT);
+	gpa_off(&l, 0xfffff, 1, &err);
+	assert_int_equal(err, -EFAULT);
+	gpa_off(&l, 4 * GIB, 1, &err);
+	assert_int_equal(err, -EFAULT);
+	gpa_off(&l, 0x1000, 0, &err);
+	assert_int_equal(err, -EINVAL);
+	gpa_off(&l, UINT64_MAX, 2, &err);
+	assert_int_equal(err, -EFAULT);
 	/* 4 GiB on pc: 3 GiB low, 1 GiB from 4 GiB on. */
-	assert_int_equal(ekp_guestmem_gpa_to_offset(4 * GIB, 3 * GIB, 4 * GIB, 8, &off), 0);
-	assert_int_equal(off, 3 * GIB);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(4 * GIB, 3 * GIB, 5 * GIB - 1, 1, &off), 0);
-	assert_int_equal(off, 4 * GIB - 1);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(4 * GIB, 3 * GIB, 5 * GIB - 1, 2, &off), -EFAULT);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(4 * GIB, 3 * GIB, 5 * GIB, 1, &off), -EFAULT);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(4 * GIB, 3 * GIB, 3 * GIB, 1, &off), -EFAULT);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(4 * GIB, 3 * GIB, 3 * GIB - 1, 2, &off), -EFAULT);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(4 * GIB, 3 * GIB, 3 * GIB - 1, 1, &off), 0);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(4 * GIB, 3 * GIB, 4 * GIB - 1, 2, &off), -EFAULT);
-	assert_int_equal(ekp_guestmem_gpa_to_offset(8 * GIB, 5 * GIB, 0, 1, &off), -EINVAL);
+	assert_int_equal(ekp_arch_x86_64.ram_layout(pc, 4 * GIB, &l), 0);
+	assert_int_equal(gpa_off(&l, 4 * GIB, 8, &err), 3 * GIB);
+	assert_int_equal(err, 0);
+	assert_int_equal(gpa_off(&l, 5 * GIB - 1, 1, &err), 4 * GIB - 1);
+	assert_int_equal(err, 0);
+	gpa_off(&l, 5 * GIB - 1, 2, &err);
+	assert_int_equal(err, -EFAULT);
+	gpa_off(&l, 5 * GIB, 1, &err);
+	assert_int_equal(err, -EFAULT);
+	gpa_off(&l, 3 * GIB, 1, &err);
+	assert_int_equal(err, -EFAULT);
+	gpa_off(&l, 3 * GIB - 1, 2, &err);
+	assert_int_equal(err, -EFAULT);
+	gpa_off(&l, 3 * GIB - 1, 1, &err);
+	assert_int_equal(err, 0);
+	gpa_off(&l, 4 * GIB - 1, 2, &err);
+	assert_int_equal(err, -EFAULT);
+	/* q35 splits at 2 GiB. */
+	assert_int_equal(ekp_arch_x86_64.ram_layout(q35, 3 * GIB, &l), 0);
+	assert_int_equal(gpa_off(&l, 4 * GIB, 1, &err), 2 * GIB);
+	assert_int_equal(err, 0);
+	gpa_off(&l, 2 * GIB, 1, &err);
+	assert_int_equal(err, -EFAULT);
 
-	/* The kernel image, nokaslr. */
-	assert_int_equal(ekp_guestmem_kernel_va_to_pa(0xffffffff81000000ull, &pa), 0);
+	/* The kernel image's physical alias, nokaslr. */
+	assert_true(ekp_arch_x86_64.early_alias(0xffffffff81000000ull, &pa));
 	assert_int_equal(pa, 0x1000000);
-	assert_int_equal(ekp_guestmem_kernel_va_to_pa(0xffffffff80000000ull, &pa), 0);
+	assert_true(ekp_arch_x86_64.early_alias(0xffffffff80000000ull, &pa));
 	assert_int_equal(pa, 0);
-	assert_int_equal(ekp_guestmem_kernel_va_to_pa(0xffffffffbfffffffull, &pa), 0);
+	assert_true(ekp_arch_x86_64.early_alias(0xffffffffbfffffffull, &pa));
 	assert_int_equal(pa, GIB - 1);
-	assert_int_equal(ekp_guestmem_kernel_va_to_pa(0xffffffffc0000000ull, &pa), -EFAULT);
-	assert_int_equal(ekp_guestmem_kernel_va_to_pa(0xffff888000001000ull, &pa), -EFAULT);
-	assert_int_equal(ekp_guestmem_kernel_va_to_pa(0x1000000, &pa), -EFAULT);
+	assert_false(ekp_arch_x86_64.early_alias(0xffffffffc0000000ull, &pa));
+	assert_false(ekp_arch_x86_64.early_alias(0xffff888000001000ull, &pa));
+	assert_false(ekp_arch_x86_64.early_alias(0x1000000, &pa));
 }
 
 /* ---- memfds of this process ----------------------------------------------------------------- */
@@ -172,6 +204,7 @@ static void test_find_and_map_self(void **state)
 {
 	const uint64_t size = 4 * MIB + 3 * 8192;
 	struct ekp_guestmem g;
+	struct ekp_ram_layout layout, big;
 	char tmpl[] = "/tmp/ekp-guestmem-XXXXXX";
 	int ram, other, file, twin, priv, fdnum = -1;
 	uint8_t *qemu_view, *priv_view;
@@ -195,11 +228,12 @@ static void test_find_and_map_self(void **state)
 	assert_int_equal(fdnum, ram);
 
 	/* Not mapped by "QEMU" (us) yet: refused. Mapped shared: fine. */
-	assert_int_equal(ekp_guestmem_open(&g, getpid(), size, size), -ENOENT);
+	assert_int_equal(ekp_arch_x86_64.ram_layout(NULL, size, &layout), 0);
+	assert_int_equal(ekp_guestmem_open(&g, getpid(), size, &layout), -ENOENT);
 	assert_null(g.base);
 	qemu_view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ram, 0);
 	assert_true(qemu_view != MAP_FAILED);
-	assert_int_equal(ekp_guestmem_open(&g, getpid(), size, size), 0);
+	assert_int_equal(ekp_guestmem_open(&g, getpid(), size, &layout), 0);
 	assert_int_equal(g.fdnum, ram);
 	assert_int_equal(g.size, size);
 	/* The two mappings are the same memory both ways. */
@@ -222,11 +256,12 @@ static void test_find_and_map_self(void **state)
 	/* Now the only one, but mapped privately (share=off): refused. */
 	priv_view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, priv, 0);
 	assert_true(priv_view != MAP_FAILED);
-	assert_int_equal(ekp_guestmem_open(&g, getpid(), size, size), -EINVAL);
+	assert_int_equal(ekp_guestmem_open(&g, getpid(), size, &layout), -EINVAL);
 	assert_non_null(strstr(ekp_errmsg(), "share=on"));
 	munmap(priv_view, size);
-	assert_int_equal(ekp_guestmem_open(&g, getpid(), size, 2 * size), -EINVAL);
-	assert_int_equal(ekp_guestmem_open(&g, 0x7ffffff0, size, size), -ENOENT);
+	assert_int_equal(ekp_arch_x86_64.ram_layout(NULL, 2 * size, &big), 0);
+	assert_int_equal(ekp_guestmem_open(&g, getpid(), size, &big), -EINVAL);
+	assert_int_equal(ekp_guestmem_open(&g, 0x7ffffff0, size, &layout), -ENOENT);
 	close(priv);
 	close(twin);
 	close(file);
@@ -368,18 +403,21 @@ static void prove_machine(const char *machine, const char *m)
 	struct ekp_guestmem g;
 	struct vm vm;
 	uint64_t ram, below;
+	struct ekp_ram_layout layout;
+	char *argv[] = { "qemu-system-x86_64", "-M", (char *)machine, NULL };
 	bool was_running = true, q35 = !strcmp(machine, "q35");
 	char link[256], path[64];
 	ssize_t n;
 
 	assert_int_equal(ekp_guestmem_parse_size(m, &ram), 0);
-	below = ekp_guestmem_default_below_4g(q35, ram);
+	below = x86_64_ram_below_4g(q35, ram);
+	assert_int_equal(ekp_arch_x86_64.ram_layout(argv, ram, &layout), 0);
 	vm_start(&vm, machine, ram, true);
 	assert_int_equal(rsp_connect_unix(vm.sock, 10000, &vm.c), 0);
 	if (rsp_handshake(vm.c, T_MS, &was_running))
 		fail_msg("handshake: %s", ekp_errmsg());
 	assert_false(was_running);
-	if (ekp_guestmem_open(&g, vm.pid, ram, below))
+	if (ekp_guestmem_open(&g, vm.pid, ram, &layout))
 		fail_msg("open: %s", ekp_errmsg());
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)vm.pid, g.fdnum);
 	n = readlink(path, link, sizeof(link) - 1);
@@ -427,6 +465,7 @@ static int64_t now_ms(void)
 static void test_running_guest_kernel_image(void **state)
 {
 	uint64_t banner = 0, pa = 0, ram = 0;
+	struct ekp_ram_layout layout;
 	struct ekp_guestmem g;
 	struct vm vm;
 	const char *p = NULL;
@@ -440,13 +479,14 @@ static void test_running_guest_kernel_image(void **state)
 		print_message("test_guestmem: no System.map with linux_banner\n");
 		skip();
 	}
-	assert_int_equal(ekp_guestmem_kernel_va_to_pa(banner, &pa), 0);
+	assert_true(ekp_arch_x86_64.early_alias(banner, &pa));
 	assert_int_equal(ekp_guestmem_parse_size("256M", &ram), 0);
+	assert_int_equal(ekp_arch_x86_64.ram_layout(NULL, ram, &layout), 0);
 	vm_start(&vm, "pc", ram, false);
 	/* QEMU creates the memfd while it starts: retry until it is there. */
 	t0 = now_ms();
 	deadline = t0 + 20000;
-	while (now_ms() < deadline && (err = ekp_guestmem_open(&g, vm.pid, ram, ram)) != 0)
+	while (now_ms() < deadline && (err = ekp_guestmem_open(&g, vm.pid, ram, &layout)) != 0)
 		usleep(5000);
 	if (err)
 		fail_msg("open: %s", ekp_errmsg());

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "ekprobe/arch.h"
 #include "ekprobe/err.h"
 #include "ekprobe/symbols.h"
 #include "tests/unit/helpers.h"
@@ -58,14 +59,13 @@ static struct ekp_kpatch_stats stats(const struct ekp_kpatch *k, enum ekp_kpatch
 /* [a, a + len) is refused, and why contains each of the NULL-terminated strings. */
 static void expect_busy(const struct ekp_kpatch *k, uint64_t a, uint64_t len, ...)
 {
-	char why[256];
-	const char *want;
+	const char *want, *why;
 	va_list ap;
-	int err = ekp_kpatch_check(k, a, len, why, sizeof(why));
+	int err = ekp_kpatch_check(k, a, len);
 
+	why = ekp_errstr(err);
 	if (err != -EBUSY)
 		fail_msg("0x%" PRIx64 "+%" PRIu64 ": %d (%s), expected -EBUSY", a, len, err, why);
-	assert_string_equal(ekp_errmsg(), why);
 	va_start(ap, len);
 	while ((want = va_arg(ap, const char *)))
 		if (!strstr(why, want))
@@ -75,12 +75,14 @@ static void expect_busy(const struct ekp_kpatch *k, uint64_t a, uint64_t len, ..
 
 static void expect_clear(const struct ekp_kpatch *k, uint64_t a, uint64_t len)
 {
-	char why[256];
-	int err = ekp_kpatch_check(k, a, len, why, sizeof(why));
+	int err;
 
+	ekp_err_clear();
+	err = ekp_kpatch_check(k, a, len);
 	if (err)
-		fail_msg("0x%" PRIx64 "+%" PRIu64 ": %d (%s), expected clear", a, len, err, why);
-	assert_string_equal(why, "");
+		fail_msg("0x%" PRIx64 "+%" PRIu64 ": %d (%s), expected clear", a, len, err,
+			 ekp_errstr(err));
+	assert_string_equal(ekp_errmsg(), "");
 }
 
 /* ---- a miniature vmlinux ---- */
@@ -125,6 +127,15 @@ static const char kp_s[] =
 	"site_clear:\tnop; nop; nop; nop; nop; nop; nop; nop\n"
 	"\tret\n"
 	"\t.size func_a, . - func_a\n"
+	"\n"
+	"\t.globl func_x\n"
+	"\t.type func_x, @function\n"
+	"func_x:\tnop; nop; nop\t\t\t/* a jump at func_x would cover x_fixup */\n"
+	"x_fixup:\tnop; nop; nop; nop; nop\t/* __ex_table: where x_insn's fault resumes */\n"
+	"x_insn:\tmovq (%rdi), %rax\t\t/* __ex_table: 3 */\n"
+	"\tnop; nop; nop; nop; nop\n"
+	"\tret\n"
+	"\t.size func_x, . - func_x\n"
 	"\n"
 	"\t.globl func_b\n"
 	"\t.type func_b, @function\n"
@@ -256,6 +267,9 @@ static const char kp_s[] =
 	"\t.long site_ex - .\n"
 	"\t.long site_ex + 3 - .\n"
 	"\t.long 0\n"
+	"\t.long x_insn - .\n"
+	"\t.long x_fixup - .\n"
+	"\t.long 0\n"
 	"__stop___ex_table:\n"
 	"\n"
 	"\t.globl __smp_locks, __smp_locks_end\n"
@@ -350,7 +364,7 @@ static void test_synthetic(void **state)
 		{ EKP_KPATCH_PARAVIRT, true, 1, 1, 0, 0 },
 		{ EKP_KPATCH_JUMP_LABEL, true, 2, 2, 0, 0 },
 		{ EKP_KPATCH_STATIC_CALL, true, 2, 2, 0, 0 },
-		{ EKP_KPATCH_EXTABLE, true, 1, 1, 0, 0 },
+		{ EKP_KPATCH_EXTABLE, true, 2, 2, 0, 0 },
 		{ EKP_KPATCH_SMP_LOCKS, true, 3, 1, 2, 0 },   /* padding; init text */
 		{ EKP_KPATCH_RETPOLINE, true, 1, 1, 0, 0 },
 		{ EKP_KPATCH_RETURN, true, 1, 1, 0, 0 },
@@ -368,7 +382,6 @@ static void test_synthetic(void **state)
 	struct ekp_kpatch_stats s;
 	struct ekp_sym fa;
 	uint64_t a, mc[3];
-	char why[256];
 	size_t i;
 
 	(void)state;
@@ -444,19 +457,61 @@ static void test_synthetic(void **state)
 
 	/* Odd ranges and buffers. */
 	a = sym_addr(st, "site_mc");
-	assert_int_equal(ekp_kpatch_check(k, a, 0, why, sizeof(why)), 0);
-	assert_int_equal(ekp_kpatch_check(k, UINT64_MAX - 3, 8, why, sizeof(why)), -EINVAL);
-	assert_non_null(strstr(why, "wraps"));
-	assert_int_equal(ekp_kpatch_check(k, UINT64_MAX - 3, 4, why, sizeof(why)), 0);
-	assert_int_equal(ekp_kpatch_check(k, a, 1, NULL, 0), -EBUSY);
-	assert_non_null(strstr(ekp_errmsg(), "mcount_loc"));
-	memset(why, 'x', sizeof(why));
-	assert_int_equal(ekp_kpatch_check(k, a, 1, why, 8), -EBUSY);
-	assert_string_equal(why, "overlap");
-	assert_int_equal(ekp_kpatch_check(k, 0, UINT64_MAX, why, sizeof(why)), -EBUSY);
-	assert_non_null(strstr(why, "func_a+0x0 (mcount_loc)")); /* the lowest site first */
+	assert_int_equal(ekp_kpatch_check(k, a, 0), 0);
+	assert_int_equal(ekp_kpatch_check(k, UINT64_MAX - 3, 8), -EINVAL);
+	assert_non_null(strstr(ekp_errstr(-EINVAL), "wraps"));
+	assert_int_equal(ekp_kpatch_check(k, UINT64_MAX - 3, 4), 0);
+	assert_int_equal(ekp_kpatch_check(k, a, 1), -EBUSY);
+	assert_non_null(strstr(ekp_errstr(-EBUSY), "mcount_loc"));
+	assert_int_equal(ekp_kpatch_check(k, 0, UINT64_MAX), -EBUSY);
+	/* the lowest site first */
+	assert_non_null(strstr(ekp_errstr(-EBUSY), "func_a+0x0 (mcount_loc)"));
 
 	ekp_kpatch_free(k);
+	ekp_symtab_free(st);
+}
+
+/*
+ * The exception table's fixup targets come out of the production reader, and the jump
+ * engine's site planner (the arch's, as the engine calls it) refuses a jump whose displaced
+ * bytes a fault would resume into, naming the place.
+ */
+static void test_fixup_entry_refused(void **state)
+{
+	const struct ekp_jump_arch *ja = ekp_arch_x86_64.jump;
+	struct ekp_jump_text *text = NULL;
+	struct ekp_jump_site *site = NULL;
+	struct ekp_symtab *st;
+	struct ekp_kpatch *k = NULL;
+	const uint64_t *fx;
+	uint64_t fa, slot;
+	int err;
+
+	(void)state;
+	if (!build_kp())
+		fail_msg("cannot assemble the miniature vmlinux (gcc)");
+	st = load_elf("kp-OK");
+	assert_int_equal(ekp_kpatch_load(st, &k), 0);
+	fa = sym_addr(st, "func_x");
+	assert_int_equal(ekp_kpatch_fixups(k, fa, fa + 32, &fx), 1);
+	assert_int_equal(fx[0], sym_addr(st, "x_fixup"));
+	assert_int_equal(ekp_kpatch_fixups(k, 0, fa, &fx), 1); /* site_ex + 3, in func_a */
+	assert_int_equal(ekp_kpatch_fixups(k, fa, fa, &fx), 0);
+	ekp_kpatch_free(k);
+
+	slot = sym_addr(st, "_etext");
+	assert_int_equal(ja->text_open(st, &text), 0);
+	err = ja->site_plan(text, fa, slot, &site);
+	assert_int_equal(err, -EBUSY);
+	assert_non_null(strstr(ekp_errstr(err), "func_x+0x3"));
+	assert_non_null(strstr(ekp_errstr(err), "exception fixup"));
+	/* After the fixup the function takes a jump (5 nops: nothing the kernel patches). */
+	err = ja->site_plan(text, fa + 3, slot, &site);
+	if (err)
+		fail_msg("func_x+0x3: %s", ekp_errstr(err));
+	assert_int_equal(site->jump_addr, fa + 3);
+	ja->site_free(site);
+	ja->text_close(text);
 	ekp_symtab_free(st);
 }
 
@@ -595,14 +650,13 @@ struct real_site {
 static void expect_sites(const struct ekp_kpatch *k, const struct real_site *v, size_t n,
 			 const char *table)
 {
-	char why[256];
 	size_t named = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (ekp_kpatch_check(k, v[i].a, v[i].len, why, sizeof(why)) != -EBUSY)
+		if (ekp_kpatch_check(k, v[i].a, v[i].len) != -EBUSY)
 			fail_msg("%s site 0x%" PRIx64 "+%" PRIu64 " is not refused", table, v[i].a,
 				 v[i].len);
-		named += strstr(why, table) != NULL;
+		named += strstr(ekp_errstr(-EBUSY), table) != NULL;
 	}
 	if (n && named * 2 < n)
 		fail_msg("%s: only %zu of %zu refusals name the table", table, named, n);
@@ -657,7 +711,6 @@ static void test_real_sites(void **state)
 	struct ekp_sym f;
 	uint64_t base, a;
 	uint8_t *t;
-	char why[256];
 	size_t n, i, m;
 	bool found;
 
@@ -666,8 +719,9 @@ static void test_real_sites(void **state)
 	a = sym_addr(r->st, "do_one_initcall");
 	assert_true(ekp_kpatch_is_mcount(r->k, a));
 	assert_false(ekp_kpatch_is_mcount(r->k, a + 5));
-	assert_int_equal(ekp_kpatch_check(r->k, a, 5, why, sizeof(why)), -EBUSY);
-	assert_string_equal(why, "overlaps an ftrace site at do_one_initcall+0x0 (mcount_loc)");
+	assert_int_equal(ekp_kpatch_check(r->k, a, 5), -EBUSY);
+	assert_string_equal(ekp_errstr(-EBUSY),
+			    "overlaps an ftrace site at do_one_initcall+0x0 (mcount_loc)");
 	expect_busy(r->k, a + 4, 1, "do_one_initcall+0x0 (mcount_loc)", NULL);
 	expect_clear(r->k, a + 5, 5); /* push %r13; xor %eax,%eax; ... */
 	a = sym_addr(r->st, "start_kernel");
@@ -740,8 +794,8 @@ static void test_real_sites(void **state)
 		expect_busy(r->k, a, 1, NULL);
 		found = false;
 		for (uint64_t j = 0; j < f.size && !found; j++)
-			found = ekp_kpatch_check(r->k, a + j, 1, why, sizeof(why)) == -EBUSY &&
-				strstr(why, "(kprobe_blacklist)");
+			found = ekp_kpatch_check(r->k, a + j, 1) == -EBUSY &&
+				strstr(ekp_errstr(-EBUSY), "(kprobe_blacklist)");
 		m += found;
 	}
 	free(t);
@@ -750,8 +804,8 @@ static void test_real_sites(void **state)
 	/* noinstr and entry text. */
 	a = sym_addr(r->st, "__noinstr_text_start");
 	for (found = false, i = 0; i < 256 && !found; i++)
-		found = ekp_kpatch_check(r->k, a + i, 1, why, sizeof(why)) == -EBUSY &&
-			strstr(why, "(.noinstr.text)");
+		found = ekp_kpatch_check(r->k, a + i, 1) == -EBUSY &&
+			strstr(ekp_errstr(-EBUSY), "(.noinstr.text)");
 	assert_true(found);
 	expect_busy(r->k, sym_addr(r->st, "__noinstr_text_end") - 1, 1, NULL);
 	a = sym_addr(r->st, "__entry_text_start");
@@ -784,6 +838,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_synthetic),
 		cmocka_unit_test(test_synthetic_bad),
+		cmocka_unit_test(test_fixup_entry_refused),
 		cmocka_unit_test(test_no_tables),
 		cmocka_unit_test(test_map_only),
 	};

@@ -22,6 +22,7 @@
 #include "arch/x86_64/jump.h"
 #include "arch/x86_64/x86_64.h"
 #include "ekprobe/abi.h"
+#include "ekprobe/arch.h"
 #include "ekprobe/err.h"
 #include "ekprobe/symbols.h"
 
@@ -1234,25 +1235,6 @@ static void test_exec_multi_call_jcc(void **state)
 
 /* ---- the real kernel ---- */
 
-static int read_u32s(const struct ekp_symtab *st, uint64_t addr, int32_t *v, size_t n)
-{
-	return ekp_symtab_read(st, addr, v, n * 4);
-}
-
-/* Busy ranges and entries of one function from the kernel's patch tables. */
-struct tables {
-	struct x86_64_jump_busy busy[256];
-	size_t nr_busy;
-	uint64_t entries[64];
-	size_t nr_entries;
-};
-
-static void add_busy(struct tables *t, uint64_t a, uint64_t len, const char *what)
-{
-	if (t->nr_busy < sizeof(t->busy) / sizeof(t->busy[0]))
-		t->busy[t->nr_busy++] = (struct x86_64_jump_busy){ a, len, what };
-}
-
 static bool sym(const struct ekp_symtab *st, const char *name, uint64_t *a)
 {
 	struct ekp_sym s;
@@ -1263,119 +1245,23 @@ static bool sym(const struct ekp_symtab *st, const char *name, uint64_t *a)
 	return true;
 }
 
-static void collect_tables(const struct ekp_symtab *st, uint64_t fa, uint64_t fs,
-			   struct tables *t)
+/* A probe at a function's start, planned as the jump engine plans it (the arch's site planner
+ * with the kernel's own tables, read by the production reader). */
+static int plan_kernel(const struct ekp_jump_text *text, const struct ekp_symtab *st,
+		       const char *name, uint64_t slot, struct ekp_jump_site **site)
 {
-	uint64_t a, b;
-
-	memset(t, 0, sizeof(*t));
-#define IN(x) ((x) >= fa && (x) < fa + fs)
-	if (sym(st, "__start_mcount_loc", &a) && sym(st, "__stop_mcount_loc", &b))
-		for (; a + 8 <= b; a += 8) {
-			uint64_t site;
-
-			if (!ekp_symtab_read(st, a, &site, 8) && IN(site))
-				add_busy(t, site, 5, "an ftrace site");
-		}
-	/* struct alt_instr { s32 instr_offset, repl_offset; u16 cpuid; u8 instrlen, replen; } */
-	if (sym(st, "__alt_instructions", &a) && sym(st, "__alt_instructions_end", &b))
-		for (; a + 12 <= b; a += 12) {
-			int32_t v[3];
-			uint64_t site;
-
-			if (read_u32s(st, a, v, 3))
-				break;
-			site = a + (uint64_t)(int64_t)v[0];
-			if (IN(site))
-				add_busy(t, site, (uint8_t)((uint32_t)v[2] >> 16), "an alternative");
-		}
-	/* struct paravirt_patch_site { u8 *instr; u8 type, len; } (16 bytes) */
-	if (sym(st, "__parainstructions", &a) && sym(st, "__parainstructions_end", &b))
-		for (; a + 16 <= b; a += 16) {
-			uint8_t e[16];
-			uint64_t site;
-
-			if (ekp_symtab_read(st, a, e, 16))
-				break;
-			memcpy(&site, e, 8);
-			if (IN(site))
-				add_busy(t, site, e[9], "a paravirt patch site");
-		}
-	/* struct static_call_site { s32 addr, key; } */
-	if (sym(st, "__start_static_call_sites", &a) && sym(st, "__stop_static_call_sites", &b))
-		for (; a + 8 <= b; a += 8) {
-			int32_t v[2];
-			uint64_t site;
-
-			if (read_u32s(st, a, v, 2))
-				break;
-			site = a + (uint64_t)(int64_t)v[0];
-			if (IN(site))
-				add_busy(t, site, 5, "a static call");
-		}
-	/* struct exception_table_entry { int insn, fixup, data; } */
-	if (sym(st, "__start___ex_table", &a) && sym(st, "__stop___ex_table", &b))
-		for (; a + 12 <= b; a += 12) {
-			int32_t v[3];
-			uint64_t insn, fixup;
-
-			if (read_u32s(st, a, v, 3))
-				break;
-			insn = a + (uint64_t)(int64_t)v[0];
-			fixup = a + 4 + (uint64_t)(int64_t)v[1];
-			if (IN(insn))
-				add_busy(t, insn, 1, "an exception-table instruction");
-			if (IN(fixup) && t->nr_entries < sizeof(t->entries) / sizeof(t->entries[0]))
-				t->entries[t->nr_entries++] = fixup;
-		}
-#undef IN
-}
-
-static int plan_kernel(const struct ekp_symtab *st, const char *name, uint64_t slot,
-		       struct x86_64_jump_plan *p, bool verbose)
-{
-	struct x86_64_jump_site s;
-	struct tables *t = malloc(sizeof(*t));
 	struct ekp_sym sy;
-	uint8_t *buf;
 	int err;
 
-	assert_non_null(t);
 	assert_int_equal(ekp_symtab_lookup(st, name, &sy), 0);
-	assert_true(sy.size >= 5 && sy.size < (1u << 20));
-	buf = malloc(sy.size);
-	assert_non_null(buf);
-	assert_int_equal(ekp_symtab_read(st, sy.addr, buf, sy.size), 0);
-	assert_true(x86_64_is_fentry_site(buf, sy.size));
-	collect_tables(st, sy.addr, sy.size, t);
-	site_init(&s, buf, sy.size, sy.addr, 5, slot);
-	s.func_name = name;
-	s.probe_addr = sy.addr;
-	s.busy = t->busy, s.nr_busy = t->nr_busy;
-	s.entries = t->entries, s.nr_entries = t->nr_entries;
 	ekp_err_clear();
-	err = x86_64_jump_plan(&s, p);
-	if (verbose) {
-		if (err) {
-			print_message("  %-18s refused (%d): %s\n", name, err, ekp_errmsg());
-		} else {
-			char ins[256] = "";
-
-			for (uint32_t i = 0; i < p->nr_insns; i++)
-				snprintf(ins + strlen(ins), sizeof(ins) - strlen(ins), "%s%s",
-					 i ? "; " : "", p->insns[i].text);
-			print_message("  %-18s accepted: %u bytes displaced (%s)\n", name,
-				      p->displaced_len, ins);
-		}
-		for (size_t i = 0; i < t->nr_busy; i++)
-			print_message("  %-18s   (%s at +0x%" PRIx64 ", %" PRIu64 " bytes)\n", "",
-				      t->busy[i].what, t->busy[i].addr - sy.addr, t->busy[i].len);
-		for (size_t i = 0; i < t->nr_entries; i++)
-			print_message("  %-18s   (exception fixup at +0x%" PRIx64 ")\n", "",
-				      t->entries[i] - sy.addr);
-	}
-	free(buf);
-	free(t);
+	*site = NULL;
+	err = ekp_arch_x86_64.jump->site_plan(text, sy.addr, slot, site);
+	if (err)
+		print_message("  %-18s refused (%d): %s\n", name, err, ekp_errstr(err));
+	else
+		print_message("  %-18s accepted: jump at +0x%" PRIx64 ", %u bytes displaced\n", name,
+			      (*site)->jump_addr - sy.addr, (*site)->displaced_len);
 	return err;
 }
 
@@ -1384,7 +1270,9 @@ static void test_vmlinux(void **state)
 	static const char *names[] = { "start_kernel", "setup_arch", "do_one_initcall",
 				       "__alloc_pages", "rest_init", "kernel_init",
 				       "run_init_process" };
+	const struct ekp_jump_arch *ja = ekp_arch_x86_64.jump;
 	const char *path = getenv("EKPROBE_VMLINUX");
+	struct ekp_jump_text *text;
 	struct x86_64_jump_plan p;
 	struct ekp_symtab *st;
 	uint64_t slot = 0, hit = 0;
@@ -1394,7 +1282,7 @@ static void test_vmlinux(void **state)
 
 	(void)state;
 	if (!path || !*path)
-		skip();
+		fail_msg("EKPROBE_VMLINUX is not set: build the default kernel (make kernel)");
 	if (ekp_symtab_load(path, &st))
 		fail_msg("%s", ekp_errmsg());
 	/* The slot area: the guest's, or any address in .text for the reach checks. */
@@ -1403,27 +1291,32 @@ static void test_vmlinux(void **state)
 	if (!sym(st, "ekprobe_hit", &hit))
 		hit = slot + 0x1000;
 
-	print_message("jump sites at start+5 (slot 0x%" PRIx64 "):\n", slot);
+	if (ja->text_open(st, &text))
+		fail_msg("the kernel's patch tables: %s", ekp_errmsg());
+	print_message("jump sites for probes at the function start (slot 0x%" PRIx64 "):\n", slot);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		int err = plan_kernel(st, names[i], slot, &p, true);
+		struct ekp_jump_site *site;
+		int err = plan_kernel(text, st, names[i], slot, &site);
 
 		if (!err) {
 			const uint32_t two[2] = { (uint32_t)i, (uint32_t)i + 100 };
 			uint8_t tr[X86_64_JUMP_SLOT_SIZE];
 			size_t len;
 
-			assert_int_equal(x86_64_build_trampoline(&p, slot, hit, two, 1, tr,
-								 sizeof(tr), &len), 0);
+			assert_int_equal(ja->tramp_build(site, slot, hit, two, 1, tr, sizeof(tr),
+							 &len), 0);
 			check_decodes(tr, len, slot);
 			/* Two probes sharing the site (p and r at one address). */
-			assert_int_equal(x86_64_build_trampoline(&p, slot, hit, two, 2, tr,
-								 sizeof(tr), &len), 0);
-			assert_int_equal(len, x86_64_trampoline_size(&p, 2));
+			assert_int_equal(ja->tramp_build(site, slot, hit, two, 2, tr, sizeof(tr),
+							 &len), 0);
+			assert_int_equal(len, ja->tramp_size(site, 2));
 			check_decodes_n(tr, len, slot, 2);
+			ja->site_free(site);
 		}
 		if (!strcmp(names[i], "do_one_initcall") || !strcmp(names[i], "__alloc_pages"))
 			assert_int_equal(err, 0);
 	}
+	ja->text_close(text);
 
 	/* Every function with an ftrace site: no crash, and what is refused why. */
 	for (size_t i = 0; ekp_symtab_at(st, i, &s); i++) {
