@@ -97,19 +97,14 @@ struct ekp_probe {
 	char *text;             /* the whole spec as written */
 };
 
-/* A parse failure: where and why. column is 1-based, 0 if unknown. */
-struct ekp_parse_error {
-	unsigned int column;
-	char reason[256];
-};
-
 /*
- * Parse one probe definition. Returns 0 and a new probe in *out, or -EINVAL with *err filled.
- * A '-:' deletion line returns 1 with the group/event to delete in *out (no args).
- * arch validates register names and $argN.
+ * Parse one probe definition. Returns 0 and a new probe in *out, or a negative errno with the
+ * reason recorded by ekp_err() and, if column is not NULL, the 1-based column of text it is
+ * about in *column (0 if none). A '-:' deletion line returns 1 with the group/event to delete
+ * in *out (no args). arch validates register names and $argN.
  */
 int ekp_probe_parse(const char *text, const struct ekp_arch *arch, struct ekp_probe **out,
-		    struct ekp_parse_error *err);
+		    unsigned int *column);
 void ekp_probe_free(struct ekp_probe *p);
 
 /* An ordered set of probes, unique by GRP/EVENT. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ekprobe/err.h"
 #include "ekprobe/probe.h"
 
 static void check(bool ok)
@@ -32,14 +33,16 @@ static bool good_name(const char *s, bool dash_ok)
 }
 
 static void check_probe(const char *text, int ret, const struct ekp_probe *p,
-			const struct ekp_parse_error *err)
+			unsigned int column)
 {
 	if (ret < 0) {
 		check(p == NULL);
-		check(err->reason[0] != '\0');
-		check(err->column <= strlen(text) + 1);
+		/* A reason recorded with ekp_err() for this errno, not strerror()'s. */
+		check(ekp_errstr(ret) == ekp_errmsg() && ekp_errmsg()[0] != '\0');
+		check(column <= strlen(text) + 1);
 		return;
 	}
+	check(column == 0);
 	check(p != NULL);
 	check(p->text != NULL);
 	if (ret == 1) { /* -:[GRP/]EVENT */
@@ -92,11 +95,13 @@ static void check_probe(const char *text, int ret, const struct ekp_probe *p,
 
 static void parse_one(const char *text)
 {
-	struct ekp_parse_error err;
 	struct ekp_probe *p = NULL;
-	int ret = ekp_probe_parse(text, &ekp_arch_x86_64, &p, &err);
+	unsigned int column = ~0u;
+	int ret;
 
-	check_probe(text, ret, p, &err);
+	ekp_err_clear();
+	ret = ekp_probe_parse(text, &ekp_arch_x86_64, &p, &column);
+	check_probe(text, ret, p, column);
 	ekp_probe_free(p);
 }
 
