@@ -163,29 +163,3 @@ nomem:
 	ekp_probe_free(p);
 	return ekp_err(ENOMEM, "%s:%u: out of memory", file, line);
 }
-
-int ekp_probe_list_load(struct ekp_probe_list *l, const char *path)
-{
-	FILE *f;
-	char *line = NULL;
-	size_t cap = 0;
-	unsigned int lineno = 0;
-	int ret = 0;
-
-	if (!l || !path)
-		return ekp_err(EINVAL, "no probe list or path");
-	f = fopen(path, "r");
-	if (!f)
-		return ekp_err(errno, "%s: %s", path, strerror(errno));
-	while (getline(&line, &cap, f) >= 0) {
-		lineno++;
-		ret = ekp_probe_list_add(l, line, path, lineno);
-		if (ret)
-			break;
-	}
-	if (!ret && ferror(f))
-		ret = ekp_err(EIO, "%s: read error", path);
-	free(line);
-	fclose(f);
-	return ret;
-}

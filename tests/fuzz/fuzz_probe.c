@@ -3,7 +3,8 @@
  * Fuzz the kprobe_events parser and the probe list: the input is a probe list, one
  * definition a line. Every line goes through ekp_probe_parse() (with the result checked for
  * the parser's invariants) and ekp_probe_list_add(); the whole input is also parsed as one
- * definition (newlines are whitespace) to reach long argument lists.
+ * definition (newlines are whitespace) to reach long argument lists, and read as a probe file
+ * (ekp_probe_list_load_buf()) against the line-by-line result.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -105,13 +106,38 @@ static void parse_one(const char *text)
 	ekp_probe_free(p);
 }
 
+/*
+ * The same bytes as a file (ekp_probe_list_load_buf(): any bytes, NUL included): without a
+ * NUL it stops where the line-by-line adds first failed, with the same error and list; a NUL
+ * byte is always refused (it used to cut its line short, silently).
+ */
+static void check_file(const uint8_t *data, size_t size, int first_err, unsigned int count)
+{
+	struct ekp_probe_list *l = ekp_probe_list_new(&ekp_arch_x86_64);
+	int ret;
+
+	if (!l)
+		return;
+	ret = ekp_probe_list_load_buf(l, (const char *)data, size, "fuzz");
+	if (!memchr(data, '\0', size)) {
+		check(ret == first_err);
+		check(ekp_probe_list_count(l) == count);
+	} else {
+		check(ret < 0);
+	}
+	if (ret < 0)
+		check(!strncmp(ekp_errstr(ret), "fuzz:", 5));
+	ekp_probe_list_free(l);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ekp_probe_list *l;
 	char *buf, *line, *nl;
-	unsigned int lineno = 0;
+	unsigned int lineno = 0, count_at_err = 0;
+	int first_err = 0;
 
 	if (size > 64 * 1024)
 		return 0;
@@ -141,7 +167,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(ekp_probe_list_get(l, n)->line == lineno);
 		if (ret)
 			check(ekp_probe_list_count(l) == n);
+		if (ret && !first_err) {
+			first_err = ret;
+			count_at_err = n;
+		}
 	}
+	check_file(data, size, first_err, first_err ? count_at_err : ekp_probe_list_count(l));
 	/* Unique by GRP/EVENT. */
 	for (unsigned int i = 0; i < ekp_probe_list_count(l); i++)
 		for (unsigned int j = i + 1; j < ekp_probe_list_count(l); j++) {
