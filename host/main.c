@@ -22,6 +22,7 @@
 #include "host/probes/resolve.h"
 #include "host/session.h"
 #include "host/sinks/sink.h"
+#include "host/vm/spec.h"
 
 #define EKPROBE_VERSION "0.1.0"
 #define EXIT_USAGE 2
@@ -309,6 +310,13 @@ int main(int argc, char **argv)
 		case 'V': printf("ekprobe-host %s\n", EKPROBE_VERSION); return 0;
 		default: return usage_error("%s", "bad option");
 		}
+	}
+	if (o.vm) {
+		struct ekp_vm_spec vs;
+
+		err = ekp_vm_spec_parse(o.vm, &vs);
+		if (err)
+			return usage_error("--vm %s: %s", o.vm, ekp_errstr(err));
 	}
 	if (optind < argc)
 		o.qemu_argv = &argv[optind];

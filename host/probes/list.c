@@ -95,8 +95,9 @@ static int do_delete(struct ekp_probe_list *l, const struct ekp_probe *d, const 
 int ekp_probe_list_add(struct ekp_probe_list *l, const char *text, const char *file,
 		       unsigned int line)
 {
-	struct ekp_parse_error perr;
+	char reason[512];
 	struct ekp_probe *p = NULL;
+	unsigned int col;
 	char *buf, *hash;
 	int ret;
 
@@ -115,10 +116,12 @@ int ekp_probe_list_add(struct ekp_probe_list *l, const char *text, const char *f
 		return 0;
 	}
 
-	ret = ekp_probe_parse(buf, l->arch, &p, &perr);
+	ret = ekp_probe_parse(buf, l->arch, &p, &col);
 	if (ret < 0) {
 		free(buf);
-		return ekp_err(-ret, "%s:%u:%u: %s", file, line, perr.column, perr.reason);
+		/* A copy: the reason is rewritten in place with its place in front. */
+		snprintf(reason, sizeof(reason), "%s", ekp_errstr(ret));
+		return ekp_err(-ret, "%s:%u:%u: %s", file, line, col, reason);
 	}
 	if (ret == 1) {
 		ret = do_delete(l, p, file, line, first_column(buf));
@@ -159,30 +162,4 @@ int ekp_probe_list_add(struct ekp_probe_list *l, const char *text, const char *f
 nomem:
 	ekp_probe_free(p);
 	return ekp_err(ENOMEM, "%s:%u: out of memory", file, line);
-}
-
-int ekp_probe_list_load(struct ekp_probe_list *l, const char *path)
-{
-	FILE *f;
-	char *line = NULL;
-	size_t cap = 0;
-	unsigned int lineno = 0;
-	int ret = 0;
-
-	if (!l || !path)
-		return ekp_err(EINVAL, "no probe list or path");
-	f = fopen(path, "r");
-	if (!f)
-		return ekp_err(errno, "%s: %s", path, strerror(errno));
-	while (getline(&line, &cap, f) >= 0) {
-		lineno++;
-		ret = ekp_probe_list_add(l, line, path, lineno);
-		if (ret)
-			break;
-	}
-	if (!ret && ferror(f))
-		ret = ekp_err(EIO, "%s: read error", path);
-	free(line);
-	fclose(f);
-	return ret;
 }

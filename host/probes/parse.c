@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ekprobe/err.h"
 #include "ekprobe/probe.h"
 #include "ekprobe/util.h"
 
@@ -64,7 +65,7 @@ static int qlen(size_t len)
 
 struct pctx {
 	const struct ekp_arch *arch;
-	struct ekp_parse_error *err;
+	unsigned int column; /* of the failure; 0 if none */
 	bool is_return;
 	bool fentry; /* on a function entry: SYM or SYM+0 of a 'p' probe */
 	unsigned int event_size;
@@ -78,22 +79,24 @@ struct token {
 static int perr(struct pctx *c, unsigned int col, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Every failure: its reason goes to ekp_err(), its column to the caller. */
 static int perr(struct pctx *c, unsigned int col, const char *fmt, ...)
 {
+	char reason[512];
 	va_list ap;
 
-	c->err->column = col;
+	c->column = col;
 	va_start(ap, fmt);
-	vsnprintf(c->err->reason, sizeof(c->err->reason), fmt, ap);
+	if (vsnprintf(reason, sizeof(reason), fmt, ap) < 0)
+		reason[0] = '\0';
 	va_end(ap);
-	return -EINVAL;
+	return ekp_err(EINVAL, "%s", reason);
 }
 
 static int enomem(struct pctx *c)
 {
-	c->err->column = 0;
-	snprintf(c->err->reason, sizeof(c->err->reason), "out of memory");
-	return -ENOMEM;
+	c->column = 0;
+	return ekp_err(ENOMEM, "out of memory");
 }
 
 static bool is_space(int ch)
@@ -837,82 +840,77 @@ static char *trimmed_dup(const char *text)
 	return strndup(b, (size_t)(e - b));
 }
 
-int ekp_probe_parse(const char *text, const struct ekp_arch *arch, struct ekp_probe **out,
-		    struct ekp_parse_error *err)
+static int parse(struct pctx *c, const char *text, struct ekp_probe **out)
 {
-	struct ekp_parse_error dummy;
-	struct pctx c = { .arch = arch, .err = err ? err : &dummy };
 	struct token *tok = NULL;
 	unsigned int ntok = 0, nargs;
 	struct ekp_probe *p = NULL;
 	bool named = false;
 	int ret;
 
-	c.err->column = 0;
-	c.err->reason[0] = '\0';
 	if (out)
 		*out = NULL;
 	if (!text || !out)
-		return perr(&c, 0, "no probe definition");
-	if (!arch || !arch->reg_lookup)
-		return perr(&c, 0, "no architecture to check registers against");
+		return perr(c, 0, "no probe definition");
+	if (!c->arch || !c->arch->reg_lookup)
+		return perr(c, 0, "no architecture to check registers against");
 	if (tokenize(text, &tok, &ntok))
-		return enomem(&c);
+		return enomem(c);
 	if (!ntok) {
-		ret = perr(&c, 1, "empty probe definition");
+		ret = perr(c, 1, "empty probe definition");
 		goto out;
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p || !(p->text = trimmed_dup(text))) {
-		ret = enomem(&c);
+		ret = enomem(c);
 		goto out;
 	}
 
 	switch (tok[0].s[0]) {
 	case '-':
-		ret = parse_delete(&c, tok, ntok, p);
+		ret = parse_delete(c, tok, ntok, p);
 		goto out;
 	case 'p':
 	case 'r':
 		break;
 	default:
-		ret = perr(&c, tok[0].col, "unknown probe type '%.*s' (expected p, r[MAXACTIVE] or -:)",
+		ret = perr(c, tok[0].col, "unknown probe type '%.*s' (expected p, r[MAXACTIVE] or -:)",
 			   Q, tok[0].s);
 		goto out;
 	}
 
-	ret = parse_head(&c, &tok[0], p, &named);
+	ret = parse_head(c, &tok[0], p, &named);
 	if (ret)
 		goto out;
 	if (ntok < 2) {
-		ret = perr(&c, (unsigned int)strlen(text) + 1,
+		ret = perr(c, (unsigned int)strlen(text) + 1,
 			   "missing probe point: [MOD:]SYM[+offs] or MEMADDR");
 		goto out;
 	}
-	ret = parse_point(&c, &tok[1], p);
+	ret = parse_point(c, &tok[1], p);
 	if (ret)
 		goto out;
 	if (!p->group[0])
 		copy_name(p->group, DEFAULT_GROUP, strlen(DEFAULT_GROUP));
 	if (!named)
-		default_event_name(&c, p);
+		default_event_name(c, p);
 
 	nargs = ntok - 2;
 	if (nargs > EKP_MAX_ARGS) {
-		ret = perr(&c, tok[2 + EKP_MAX_ARGS].col, "too many arguments (max %d)",
+		ret = perr(c, tok[2 + EKP_MAX_ARGS].col, "too many arguments (max %d)",
 			   EKP_MAX_ARGS);
 		goto out;
 	}
 	if (nargs) {
 		p->args = calloc(nargs, sizeof(*p->args));
 		if (!p->args) {
-			ret = enomem(&c);
+			ret = enomem(c);
 			goto out;
 		}
 	}
 	for (unsigned int i = 0; i < nargs; i++) {
 		p->nr_args = i + 1; /* so that ekp_probe_free() frees a half-built arg */
-		ret = parse_arg(&c, p, i, tok[2 + i].s, tok[2 + i].col);
+		ret = parse_arg(c, p, i, tok[2 + i].s, tok[2 + i].col);
 		if (ret)
 			goto out;
 	}
@@ -924,5 +922,16 @@ out:
 		return ret;
 	}
 	*out = p;
+	return ret;
+}
+
+int ekp_probe_parse(const char *text, const struct ekp_arch *arch, struct ekp_probe **out,
+		    unsigned int *column)
+{
+	struct pctx c = { .arch = arch };
+	int ret = parse(&c, text, out);
+
+	if (column)
+		*column = ret < 0 ? c.column : 0;
 	return ret;
 }

@@ -473,6 +473,15 @@ static int read_all(int fd, const char *path, char **data, size_t *len)
 	return err;
 }
 
+static int not_regular(const char *path, mode_t m)
+{
+	const char *what = S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device" :
+			   S_ISBLK(m) ? "a block device" : S_ISFIFO(m) ? "a FIFO or pipe" :
+			   S_ISSOCK(m) ? "a socket" : "of an unknown type";
+
+	return ekp_err(S_ISDIR(m) ? EISDIR : EINVAL, "%s: not a regular file (%s)", path, what);
+}
+
 int ekp_symtab_load(const char *path, struct ekp_symtab **out)
 {
 	unsigned char magic[sizeof(elf_magic)];
@@ -483,21 +492,31 @@ int ekp_symtab_load(const char *path, struct ekp_symtab **out)
 	int fd, err;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ekp_err(errno, "%s: %s", path, strerror(errno));
+	/* O_NONBLOCK: a FIFO with no writer must not block open(); it is refused below. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		/* A socket can not be opened (ENXIO): say what it is. */
+		if (!stat(path, &sb) && !S_ISREG(sb.st_mode))
+			return not_regular(path, sb.st_mode);
+		return ekp_err(err, "%s: %s", path, strerror(err));
+	}
 	if (fstat(fd, &sb)) {
 		err = ekp_err(errno, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (S_ISDIR(sb.st_mode)) {
-		err = ekp_err(EISDIR, "%s: is a directory", path);
+	/*
+	 * Only a regular file: an ELF is mapped, and a pipe or device (a FIFO, /dev/zero) could
+	 * block or never end. /proc/kallsyms is a regular file.
+	 */
+	if (!S_ISREG(sb.st_mode)) {
+		err = not_regular(path, sb.st_mode);
 		goto out;
 	}
 	do
 		n = pread(fd, magic, sizeof(magic), 0);
 	while (n < 0 && errno == EINTR);
-	if (S_ISREG(sb.st_mode) && n == (ssize_t)sizeof(magic) &&
+	if (n == (ssize_t)sizeof(magic) &&
 	    !memcmp(magic, elf_magic, sizeof(magic))) {
 		void *map;
 

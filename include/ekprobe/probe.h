@@ -13,6 +13,7 @@
 #define EKPROBE_PROBE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "arch.h"
@@ -97,19 +98,14 @@ struct ekp_probe {
 	char *text;             /* the whole spec as written */
 };
 
-/* A parse failure: where and why. column is 1-based, 0 if unknown. */
-struct ekp_parse_error {
-	unsigned int column;
-	char reason[256];
-};
-
 /*
- * Parse one probe definition. Returns 0 and a new probe in *out, or -EINVAL with *err filled.
- * A '-:' deletion line returns 1 with the group/event to delete in *out (no args).
- * arch validates register names and $argN.
+ * Parse one probe definition. Returns 0 and a new probe in *out, or a negative errno with the
+ * reason recorded by ekp_err() and, if column is not NULL, the 1-based column of text it is
+ * about in *column (0 if none). A '-:' deletion line returns 1 with the group/event to delete
+ * in *out (no args). arch validates register names and $argN.
  */
 int ekp_probe_parse(const char *text, const struct ekp_arch *arch, struct ekp_probe **out,
-		    struct ekp_parse_error *err);
+		    unsigned int *column);
 void ekp_probe_free(struct ekp_probe *p);
 
 /* An ordered set of probes, unique by GRP/EVENT. */
@@ -123,8 +119,27 @@ void ekp_probe_list_free(struct ekp_probe_list *l);
  */
 int ekp_probe_list_add(struct ekp_probe_list *l, const char *text, const char *file,
 		       unsigned int line);
-/* Read a whole file, one probe a line; stops at the first bad line (reported as above). */
+/*
+ * Bounds on a probe file, far above any real list: a line the kernel accepts is at most about
+ * 16 KiB (128 args of 63 characters, plus names and types).
+ */
+#define EKP_PROBE_FILE_MAX (16u << 20)  /* bytes in a probe file */
+#define EKP_PROBE_LINE_MAX (64u << 10)  /* bytes in one line, without its newline */
+#define EKP_PROBE_PIPE_WAIT_MS 10000    /* a pipe must reach its end within this */
+
+/*
+ * Read a probe file, one probe a line; stops at the first bad line (reported as above). A
+ * regular file is read; a pipe or a FIFO until its writers close it, for at most
+ * EKP_PROBE_PIPE_WAIT_MS (a FIFO with no writer is refused at once); anything else is refused
+ * ("not a regular file or a pipe"), as are a NUL byte (FILE:LINE:COL) and text over the limits.
+ * Never blocks beyond that wait. host/probes/file.c.
+ */
 int ekp_probe_list_load(struct ekp_probe_list *l, const char *path);
+/* The same with another wait for a pipe, in ms. */
+int ekp_probe_list_load_wait(struct ekp_probe_list *l, const char *path, int wait_ms);
+/* The same from memory, len bytes of data (any bytes), named name in messages. */
+int ekp_probe_list_load_buf(struct ekp_probe_list *l, const char *data, size_t len,
+			    const char *name);
 unsigned int ekp_probe_list_count(const struct ekp_probe_list *l);
 struct ekp_probe *ekp_probe_list_get(const struct ekp_probe_list *l, unsigned int i);
 

@@ -3,12 +3,14 @@
  * Fuzz the kprobe_events parser and the probe list: the input is a probe list, one
  * definition a line. Every line goes through ekp_probe_parse() (with the result checked for
  * the parser's invariants) and ekp_probe_list_add(); the whole input is also parsed as one
- * definition (newlines are whitespace) to reach long argument lists.
+ * definition (newlines are whitespace) to reach long argument lists, and read as a probe file
+ * (ekp_probe_list_load_buf()) against the line-by-line result.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ekprobe/err.h"
 #include "ekprobe/probe.h"
 
 static void check(bool ok)
@@ -32,14 +34,16 @@ static bool good_name(const char *s, bool dash_ok)
 }
 
 static void check_probe(const char *text, int ret, const struct ekp_probe *p,
-			const struct ekp_parse_error *err)
+			unsigned int column)
 {
 	if (ret < 0) {
 		check(p == NULL);
-		check(err->reason[0] != '\0');
-		check(err->column <= strlen(text) + 1);
+		/* A reason recorded with ekp_err() for this errno, not strerror()'s. */
+		check(ekp_errstr(ret) == ekp_errmsg() && ekp_errmsg()[0] != '\0');
+		check(column <= strlen(text) + 1);
 		return;
 	}
+	check(column == 0);
 	check(p != NULL);
 	check(p->text != NULL);
 	if (ret == 1) { /* -:[GRP/]EVENT */
@@ -92,12 +96,38 @@ static void check_probe(const char *text, int ret, const struct ekp_probe *p,
 
 static void parse_one(const char *text)
 {
-	struct ekp_parse_error err;
 	struct ekp_probe *p = NULL;
-	int ret = ekp_probe_parse(text, &ekp_arch_x86_64, &p, &err);
+	unsigned int column = ~0u;
+	int ret;
 
-	check_probe(text, ret, p, &err);
+	ekp_err_clear();
+	ret = ekp_probe_parse(text, &ekp_arch_x86_64, &p, &column);
+	check_probe(text, ret, p, column);
 	ekp_probe_free(p);
+}
+
+/*
+ * The same bytes as a file (ekp_probe_list_load_buf(): any bytes, NUL included): without a
+ * NUL it stops where the line-by-line adds first failed, with the same error and list; a NUL
+ * byte is always refused (it used to cut its line short, silently).
+ */
+static void check_file(const uint8_t *data, size_t size, int first_err, unsigned int count)
+{
+	struct ekp_probe_list *l = ekp_probe_list_new(&ekp_arch_x86_64);
+	int ret;
+
+	if (!l)
+		return;
+	ret = ekp_probe_list_load_buf(l, (const char *)data, size, "fuzz");
+	if (!memchr(data, '\0', size)) {
+		check(ret == first_err);
+		check(ekp_probe_list_count(l) == count);
+	} else {
+		check(ret < 0);
+	}
+	if (ret < 0)
+		check(!strncmp(ekp_errstr(ret), "fuzz:", 5));
+	ekp_probe_list_free(l);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -106,7 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ekp_probe_list *l;
 	char *buf, *line, *nl;
-	unsigned int lineno = 0;
+	unsigned int lineno = 0, count_at_err = 0;
+	int first_err = 0;
 
 	if (size > 64 * 1024)
 		return 0;
@@ -136,7 +167,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(ekp_probe_list_get(l, n)->line == lineno);
 		if (ret)
 			check(ekp_probe_list_count(l) == n);
+		if (ret && !first_err) {
+			first_err = ret;
+			count_at_err = n;
+		}
 	}
+	check_file(data, size, first_err, first_err ? count_at_err : ekp_probe_list_count(l));
 	/* Unique by GRP/EVENT. */
 	for (unsigned int i = 0; i < ekp_probe_list_count(l); i++)
 		for (unsigned int j = i + 1; j < ekp_probe_list_count(l); j++) {

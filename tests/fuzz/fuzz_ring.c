@@ -78,13 +78,12 @@ static int cb(void *opaque, const struct ekp_abi_record *rec)
 static void init_probes(void)
 {
 	static int done;
-	struct ekp_parse_error perr;
 
 	if (done)
 		return;
 	done = 1;
 	for (int i = 0; i < NR_SPECS; i++)
-		if (ekp_probe_parse(specs[i], &ekp_arch_x86_64, &probes[i], &perr))
+		if (ekp_probe_parse(specs[i], &ekp_arch_x86_64, &probes[i], NULL))
 			probes[i] = NULL;
 }
 

@@ -23,4 +23,17 @@ check "--engine for a probe that does not exist: exit 2, names it" \
 check "--engine with a bad engine name: exit 2" bash -c "[ $rc -eq 2 ] && grep -q 'expected trap, jump or auto' '$TMP/err'"
 "$EKPROBE" --poll-ms 0 -p 'p start_kernel' --vm unix:/x > /dev/null 2>"$TMP/err"; rc=$?
 check "--poll-ms 0: exit 2" [ "$rc" -eq 2 ]
+# A bad --vm spec is a usage error found before anything starts (it used to be found only on
+# connecting, exit 1; an empty port went through).
+for spec in gdb:localhost: bogus 'gdb:[::1]:0' unix:; do
+	timeout 60 "$EKPROBE" -p 'p start_kernel' --symbols "$SYSMAP" --vm "$spec" > /dev/null 2>"$TMP/err"
+	rc=$?
+	check "--vm $spec: exit 2" [ "$rc" -eq 2 ]
+	check "--vm $spec: says why" grep -qF -- "ekprobe-host: error: --vm $spec: " "$TMP/err"
+done
+timeout 60 "$EKPROBE" -p 'p start_kernel' --symbols "$SYSMAP" --vm gdb:localhost: > /dev/null 2>"$TMP/err"
+check "--vm gdb:localhost: names the missing port" grep -q -- '--vm gdb:localhost:: missing PORT' "$TMP/err"
+timeout 60 "$EKPROBE" -p 'p start_kernel' --symbols "$SYSMAP" --vm bogus > /dev/null 2>"$TMP/err"
+check "--vm bogus: says what a spec is" \
+	grep -q -- '--vm bogus: expected gdb:HOST:PORT or unix:PATH' "$TMP/err"
 exit $((failures > 0))

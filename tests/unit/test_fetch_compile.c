@@ -192,11 +192,12 @@ static void resolve_fetch(struct ekp_fetch *f)
 
 static struct ekp_probe *parse(const char *text)
 {
-	struct ekp_parse_error perr;
 	struct ekp_probe *p = NULL;
+	unsigned int col;
+	int ret = ekp_probe_parse(text, &ekp_arch_x86_64, &p, &col);
 
-	if (ekp_probe_parse(text, &ekp_arch_x86_64, &p, &perr) != 0)
-		fail_msg("parse '%s': col %u: %s", text, perr.column, perr.reason);
+	if (ret != 0)
+		fail_msg("parse '%s': col %u: %s", text, col, ekp_errstr(ret));
 	p->addr = 0xffffffff81000cadull;
 	p->resolved = true;
 	for (unsigned int i = 0; i < p->nr_args; i++)
@@ -532,7 +533,6 @@ static void test_refusals(void **state)
 	struct ekp_probe *p;
 	struct ekp_abi_probe prog;
 	struct ekp_arch other = ekp_arch_x86_64;
-	struct ekp_parse_error perr;
 	char why[256];
 
 	(void)state;
@@ -565,7 +565,7 @@ static void test_refusals(void **state)
 	ekp_probe_free(p);
 
 	/* Parsed but never resolved. */
-	assert_int_equal(ekp_probe_parse("p:g/e start_kernel v=@sym", &ekp_arch_x86_64, &p, &perr),
+	assert_int_equal(ekp_probe_parse("p:g/e start_kernel v=@sym", &ekp_arch_x86_64, &p, NULL),
 			 0);
 	p->resolved = true;
 	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, why, sizeof(why)), -EINVAL);

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "arch/x86_64/x86_64.h"
+#include "ekprobe/err.h"
 #include "ekprobe/probe.h"
 #include "host/fetch/eval.h"
 #include "host/sinks/sink.h"
@@ -36,11 +37,12 @@ static void put64(uint64_t addr, uint64_t v)
 
 static struct ekp_probe *parse(const char *text)
 {
-	struct ekp_parse_error perr;
 	struct ekp_probe *p = NULL;
+	unsigned int col;
+	int ret = ekp_probe_parse(text, &ekp_arch_x86_64, &p, &col);
 
-	if (ekp_probe_parse(text, &ekp_arch_x86_64, &p, &perr) != 0)
-		fail_msg("parse '%s': col %u: %s", text, perr.column, perr.reason);
+	if (ret != 0)
+		fail_msg("parse '%s': col %u: %s", text, col, ekp_errstr(ret));
 	return p;
 }
 

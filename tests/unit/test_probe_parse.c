@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The kprobe_events parser (host/probes/parse.c) and the probe list (host/probes/list.c). */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -15,18 +20,20 @@
 #include "arch/x86_64/x86_64.h"
 #include "ekprobe/err.h"
 #include "ekprobe/probe.h"
+#include "tests/unit/helpers.h"
 
 static const struct ekp_arch *X = &ekp_arch_x86_64;
 
 /* Parse text that must be a good definition. */
 static struct ekp_probe *ok(const char *text)
 {
-	struct ekp_parse_error err = { 0 };
 	struct ekp_probe *p = NULL;
-	int ret = ekp_probe_parse(text, X, &p, &err);
+	unsigned int col = ~0u;
+	int ret = ekp_probe_parse(text, X, &p, &col);
 
 	if (ret != 0)
-		fail_msg("'%s': %d at %u: %s", text, ret, err.column, err.reason);
+		fail_msg("'%s': %d at %u: %s", text, ret, col, ekp_errstr(ret));
+	assert_int_equal(col, 0);
 	assert_non_null(p);
 	return p;
 }
@@ -34,17 +41,20 @@ static struct ekp_probe *ok(const char *text)
 /* Parse text that must fail at column col with a reason containing why. */
 static void bad(const char *text, unsigned int col, const char *why)
 {
-	struct ekp_parse_error err = { 0 };
 	struct ekp_probe *p = (struct ekp_probe *)1;
-	int ret = ekp_probe_parse(text, X, &p, &err);
+	unsigned int got = ~0u;
+	int ret;
 
+	ekp_err_clear();
+	ret = ekp_probe_parse(text, X, &p, &got);
 	if (ret != -EINVAL)
 		fail_msg("'%s': expected -EINVAL, got %d", text, ret);
 	assert_null(p);
-	if (!strstr(err.reason, why))
-		fail_msg("'%s': reason '%s' lacks '%s'", text, err.reason, why);
-	if (err.column != col)
-		fail_msg("'%s': column %u, expected %u (%s)", text, err.column, col, err.reason);
+	/* The reason is ekp_err()'s, recorded for this very errno. */
+	if (!strstr(ekp_errstr(ret), why))
+		fail_msg("'%s': reason '%s' lacks '%s'", text, ekp_errstr(ret), why);
+	if (got != col)
+		fail_msg("'%s': column %u, expected %u (%s)", text, got, col, ekp_errstr(ret));
 }
 
 /* The single argument of "p foo <arg>" (entry) or "r foo <arg>". */
@@ -156,10 +166,8 @@ static void test_default_names(void **state __attribute__((unused)))
 	/* Pointer-size digits on a 32-bit arch. */
 	{
 		struct ekp_arch a32 = ekp_arch_x86_64;
-		struct ekp_parse_error err;
-
 		a32.ptr_size = 4;
-		assert_int_equal(ekp_probe_parse("p 0x1000 %ax", &a32, &p, &err), 0);
+		assert_int_equal(ekp_probe_parse("p 0x1000 %ax", &a32, &p, NULL), 0);
 		assert_string_equal(p->event, "p_0x00001000");
 		assert_int_equal(p->args[0].type.base, EKP_T_X);
 		assert_int_equal(p->args[0].type.size, 4);
@@ -653,19 +661,20 @@ static void test_arg_limits(void **state __attribute__((unused)))
 
 static void test_delete_parse(void **state __attribute__((unused)))
 {
-	struct ekp_parse_error err;
+	unsigned int col = ~0u;
 	struct ekp_probe *p;
 
-	assert_int_equal(ekp_probe_parse("-:ev", X, &p, &err), 1);
+	assert_int_equal(ekp_probe_parse("-:ev", X, &p, &col), 1);
+	assert_int_equal(col, 0);
 	assert_string_equal(p->group, "");
 	assert_string_equal(p->event, "ev");
 	assert_int_equal(p->nr_args, 0);
 	ekp_probe_free(p);
-	assert_int_equal(ekp_probe_parse("  -:grp/ev  ", X, &p, &err), 1);
+	assert_int_equal(ekp_probe_parse("  -:grp/ev  ", X, &p, NULL), 1);
 	assert_string_equal(p->group, "grp");
 	assert_string_equal(p->event, "ev");
 	ekp_probe_free(p);
-	assert_int_equal(ekp_probe_parse("-:grp/", X, &p, &err), 1);
+	assert_int_equal(ekp_probe_parse("-:grp/", X, &p, NULL), 1);
 	assert_string_equal(p->group, "grp");
 	assert_string_equal(p->event, "");
 	ekp_probe_free(p);
@@ -847,6 +856,254 @@ static void test_list_load(void **state __attribute__((unused)))
 	ekp_probe_list_free(l);
 }
 
+/* ---- reading a probe file: what the path is, and what it holds ------------------------------ */
+
+/* Load path into a new list: the result, with the list's count in *count. */
+static int load(const char *path, int wait_ms, unsigned int *count)
+{
+	struct ekp_probe_list *l = ekp_probe_list_new(X);
+	int ret;
+
+	assert_non_null(l);
+	ekp_err_clear();
+	ret = ekp_probe_list_load_wait(l, path, wait_ms);
+	*count = ekp_probe_list_count(l);
+	ekp_probe_list_free(l);
+	return ret;
+}
+
+static void expect_msg(const char *want)
+{
+	if (!strstr(ekp_errmsg(), want))
+		fail_msg("message '%s' lacks '%s'", ekp_errmsg(), want);
+}
+
+/* A NUL byte used to end the line early, silently: "p vfs_read\0junk" was accepted. */
+static void test_load_nul(void **state __attribute__((unused)))
+{
+	static const char text[] = "p vfs_write\np vfs_read\0 %foo\n";
+	const char *path = t_tmp_path("nul.txt");
+	char want[512];
+	unsigned int n;
+
+	t_write_file(path, text, sizeof(text) - 1);
+	assert_int_equal(load(path, 0, &n), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2:11: NUL byte", path);
+	expect_msg(want);
+	assert_int_equal(n, 1); /* the lines before it went in */
+
+	/* The same from memory, a NUL in a comment too. */
+	{
+		struct ekp_probe_list *l = ekp_probe_list_new(X);
+
+		assert_int_equal(ekp_probe_list_load_buf(l, "# a\0b\n", 6, "mem"), -EINVAL);
+		assert_string_equal(ekp_errmsg(), "mem:1:4: NUL byte: a probe file is text");
+		assert_int_equal(ekp_probe_list_load_buf(l, "p vfs_read", 10, "mem"), 0);
+		assert_int_equal(ekp_probe_list_count(l), 1);
+		assert_int_equal(ekp_probe_list_load_buf(l, NULL, 0, "mem"), 0);
+		ekp_probe_list_free(l);
+	}
+}
+
+static void test_load_limits(void **state __attribute__((unused)))
+{
+	const char *path = t_tmp_path("long.txt");
+	size_t len = EKP_PROBE_LINE_MAX + 64;
+	char *text = malloc(len), want[512];
+	struct ekp_probe_list *l;
+	unsigned int n;
+	int fd;
+
+	/* A comment line of exactly the limit is fine, one byte more is not. */
+	assert_non_null(text);
+	memset(text, '#', len);
+	memcpy(text + EKP_PROBE_LINE_MAX, "\np vfs_read\n", 12);
+	t_write_file(path, text, EKP_PROBE_LINE_MAX + 12);
+	assert_int_equal(load(path, 0, &n), 0);
+	assert_int_equal(n, 1);
+	text[EKP_PROBE_LINE_MAX] = '#';
+	t_write_file(path, text, EKP_PROBE_LINE_MAX + 12);
+	assert_int_equal(load(path, 0, &n), -EINVAL);
+	snprintf(want, sizeof(want), "%s:1:%u: line longer than 64 KiB, the limit", path,
+		 EKP_PROBE_LINE_MAX + 1);
+	expect_msg(want);
+	free(text);
+
+	/* A (sparse) file over the size limit is refused without being read. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)EKP_PROBE_FILE_MAX + 1), 0);
+	close(fd);
+	assert_int_equal(load(path, 0, &n), -EFBIG);
+	snprintf(want, sizeof(want), "%s: larger than 16 MiB, the limit for a probe file", path);
+	assert_string_equal(ekp_errmsg(), want);
+	unlink(path);
+
+	l = ekp_probe_list_new(X);
+	assert_int_equal(ekp_probe_list_load_buf(l, "", (size_t)EKP_PROBE_FILE_MAX + 1, "mem"),
+			 -EFBIG);
+	ekp_probe_list_free(l);
+}
+
+/* Devices, directories and sockets are refused for what they are, at once. */
+static void test_load_not_regular(void **state __attribute__((unused)))
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *sock = t_tmp_path("sock");
+	unsigned int n;
+	int fd;
+
+	alarm(30); /* /dev/zero used to be read for gigabytes: a hang fails the test */
+	assert_int_equal(load("/dev/zero", 0, &n), -EINVAL);
+	assert_string_equal(ekp_errmsg(),
+			    "/dev/zero: not a regular file or a pipe (a character device)");
+	assert_int_equal(load(t_tmp_dir(), 0, &n), -EISDIR);
+	expect_msg("not a regular file or a pipe (a directory)");
+
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(load(sock, 0, &n), -EINVAL);
+	expect_msg("not a regular file or a pipe (a socket)");
+	close(fd);
+	unlink(sock);
+	alarm(0);
+}
+
+/* A FIFO nobody writes to used to block open() forever. */
+static void test_load_fifo_no_writer(void **state __attribute__((unused)))
+{
+	const char *fifo = t_tmp_path("fifo");
+	char want[512];
+	unsigned int n;
+
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(30);
+	assert_int_equal(load(fifo, EKP_PROBE_PIPE_WAIT_MS, &n), -ENXIO);
+	alarm(0);
+	snprintf(want, sizeof(want), "%s: a FIFO with no writer", fifo);
+	expect_msg(want);
+	unlink(fifo);
+}
+
+struct writer {
+	int fd;
+	size_t len;
+	char *data;
+};
+
+/* Write it all (blocking: more than a pipe holds, so the reader must drain it), then close. */
+static void *write_all(void *arg)
+{
+	struct writer *w = arg;
+
+	for (size_t off = 0; off < w->len;) {
+		ssize_t k = write(w->fd, w->data + off, w->len - off);
+
+		if (k <= 0)
+			break;
+		off += (size_t)k;
+	}
+	close(w->fd);
+	return NULL;
+}
+
+/* Comment lines, more than a pipe's 64 KiB, then two probes. */
+static struct writer big_list(int fd)
+{
+	static const char tail[] = "p vfs_read\np vfs_write\n";
+	size_t lines = 4096; /* of 64 bytes: 256 KiB */
+	struct writer w = { .fd = fd, .len = lines * 64 + sizeof(tail) - 1 };
+
+	w.data = malloc(w.len + 1);
+	assert_non_null(w.data);
+	for (size_t i = 0; i < lines; i++)
+		snprintf(w.data + i * 64, 65, "# %061zu\n", i);
+	memcpy(w.data + lines * 64, tail, sizeof(tail));
+	return w;
+}
+
+/* `--probes <(cmd)` and a piped /dev/stdin: read until the writer closes the pipe. */
+static void test_load_pipe(void **state __attribute__((unused)))
+{
+	char path[64];
+	struct writer w;
+	pthread_t t;
+	unsigned int n;
+	int p[2];
+
+	alarm(30);
+	assert_int_equal(pipe(p), 0);
+	w = big_list(p[1]);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	assert_int_equal(pthread_create(&t, NULL, write_all, &w), 0);
+	assert_int_equal(load(path, EKP_PROBE_PIPE_WAIT_MS, &n), 0);
+	assert_int_equal(n, 2);
+	pthread_join(t, NULL);
+	free(w.data);
+	close(p[0]);
+
+	/* Writer gone before anything was written: an empty list, not an error. */
+	assert_int_equal(pipe(p), 0);
+	close(p[1]);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	assert_int_equal(load(path, EKP_PROBE_PIPE_WAIT_MS, &n), 0);
+	assert_int_equal(n, 0);
+	close(p[0]);
+
+	/* A writer that never finishes is waited for that long only. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "p vfs_read\n", 11), 11);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	assert_int_equal(load(path, 100, &n), -ETIMEDOUT);
+	expect_msg("the pipe did not reach its end within 100 ms");
+	close(p[0]);
+	close(p[1]);
+
+	/* More than the limit from a pipe: stops at the limit. */
+	assert_int_equal(pipe(p), 0);
+	w.fd = p[1];
+	w.len = (size_t)EKP_PROBE_FILE_MAX + 4096;
+	w.data = calloc(1, w.len);
+	assert_non_null(w.data);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	assert_int_equal(pthread_create(&t, NULL, write_all, &w), 0);
+	assert_int_equal(load(path, EKP_PROBE_PIPE_WAIT_MS, &n), -EFBIG);
+	expect_msg("larger than 16 MiB, the limit for a probe file");
+	close(p[0]); /* the writer gets EPIPE and ends */
+	pthread_join(t, NULL);
+	free(w.data);
+	alarm(0);
+}
+
+/* A named FIFO whose writer is there first (here: a writer that another reader let in). */
+static void test_load_fifo_writer(void **state __attribute__((unused)))
+{
+	const char *fifo = t_tmp_path("fifo2");
+	struct writer w;
+	pthread_t t;
+	unsigned int n;
+	int r0, fd;
+
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(30);
+	r0 = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(r0 >= 0);
+	fd = open(fifo, O_WRONLY | O_NONBLOCK);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_SETFL, 0), 0);
+	w = big_list(fd);
+	assert_int_equal(pthread_create(&t, NULL, write_all, &w), 0);
+	assert_int_equal(load(fifo, EKP_PROBE_PIPE_WAIT_MS, &n), 0);
+	assert_int_equal(n, 2);
+	pthread_join(t, NULL);
+	alarm(0);
+	free(w.data);
+	close(r0);
+	unlink(fifo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -869,7 +1126,15 @@ int main(void)
 		cmocka_unit_test(test_list_errors),
 		cmocka_unit_test(test_list_delete),
 		cmocka_unit_test(test_list_load),
+		cmocka_unit_test(test_load_nul),
+		cmocka_unit_test(test_load_limits),
+		cmocka_unit_test(test_load_not_regular),
+		cmocka_unit_test(test_load_fifo_no_writer),
+		cmocka_unit_test(test_load_pipe),
+		cmocka_unit_test(test_load_fifo_writer),
 	};
+	int fails = cmocka_run_group_tests(tests, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	t_tmp_remove();
+	return fails ? 1 : 0;
 }

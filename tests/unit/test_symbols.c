@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -566,12 +567,53 @@ static void test_real_image(void **state)
 	assert_memory_equal(code, want, sizeof(code));
 }
 
+/* ---- what --symbols may name: a regular file only ---- */
+
+static void expect_refused(const char *path, int err, const char *what)
+{
+	struct ekp_symtab *st = (void *)1;
+	char want[512];
+	int got;
+
+	got = ekp_symtab_load(path, &st);
+	snprintf(want, sizeof(want), "%s: not a regular file (%s)", path, what);
+	if (got != err || strcmp(ekp_errmsg(), want))
+		fail_msg("%s: got %d \"%s\", expected %d \"%s\"", path, got, ekp_errmsg(), err, want);
+	assert_null(st);
+}
+
+static void test_not_regular(void **state)
+{
+	static const char map[] = "ffffffff81000000 T a\nffffffff81000010 T b\n";
+	const char *fifo = t_tmp_path("fifo");
+	char path[64];
+	int p[2];
+
+	(void)state;
+	/* A FIFO with no writer used to block open() forever, /dev/zero to be read for 1 GiB. */
+	alarm(30);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	expect_refused(fifo, -EINVAL, "a FIFO or pipe");
+	unlink(fifo);
+	expect_refused("/dev/zero", -EINVAL, "a character device");
+	expect_refused(t_tmp_dir(), -EISDIR, "a directory");
+	/* A pipe holding a whole System.map is refused too: symbols are mapped and re-read. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], map, sizeof(map) - 1), (ssize_t)(sizeof(map) - 1));
+	close(p[1]);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	expect_refused(path, -EINVAL, "a FIFO or pipe");
+	close(p[0]);
+	alarm(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_map_basic),
 		cmocka_unit_test(test_map_kallsyms),
 		cmocka_unit_test(test_map_malformed),
+		cmocka_unit_test(test_not_regular),
 		cmocka_unit_test(test_elf_small),
 		cmocka_unit_test(test_elf_relocatable),
 		cmocka_unit_test(test_elf_dynsym),
