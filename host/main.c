@@ -106,6 +106,7 @@ struct options {
 	unsigned int nr_probes;
 	int poll_ms;
 	const char *symbols, *output, *vm, *qmp, *arch;
+	struct ekp_vm_spec vm_spec;
 	enum ekp_format format;
 	bool summary;
 	int timeout_ms;
@@ -311,13 +312,8 @@ int main(int argc, char **argv)
 		default: return usage_error("%s", "bad option");
 		}
 	}
-	if (o.vm) {
-		struct ekp_vm_spec vs;
-
-		err = ekp_vm_spec_parse(o.vm, &vs);
-		if (err)
-			return usage_error("--vm %s: %s", o.vm, ekp_errstr(err));
-	}
+	if (o.vm && (err = ekp_vm_spec_parse(o.vm, &o.vm_spec)))
+		return usage_error("--vm %s: %s", o.vm, ekp_errstr(err));
 	if (optind < argc)
 		o.qemu_argv = &argv[optind];
 	if (!o.qemu_argv == !o.vm)
@@ -395,7 +391,7 @@ int main(int argc, char **argv)
 	ekp_sink_init(&sink, o.format, out, st);
 	struct ekp_session_config cfg = {
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .engines = engines,
-		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm,
+		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm ? &o.vm_spec : NULL,
 		.qmp_path = o.qmp, .timeout_ms = o.timeout_ms, .poll_ms = o.poll_ms,
 	};
 	status = ekp_session_run(&cfg);

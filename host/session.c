@@ -137,28 +137,25 @@ static int connect_qmp(struct session *s, const char *path, bool *prelaunch)
 	return 0;
 }
 
-static int connect_vm(struct session *s, const char *vm)
+static int connect_vm(struct session *s, const struct ekp_vm_spec *vm)
 {
-	char host[256];
-	const char *colon;
+	char name[sizeof(vm->host) + sizeof(vm->port) + 8];
 	bool was_running = false;
 	int err;
 
-	if (!strncmp(vm, "unix:", 5)) {
-		err = rsp_connect_unix(vm + 5, s->cfg->timeout_ms, &s->rsp);
-	} else if (!strncmp(vm, "gdb:", 4) && (colon = strrchr(vm + 4, ':')) &&
-		   (size_t)(colon - (vm + 4)) < sizeof(host)) {
-		memcpy(host, vm + 4, (size_t)(colon - (vm + 4)));
-		host[colon - (vm + 4)] = '\0';
-		err = rsp_connect_tcp(host, colon + 1, s->cfg->timeout_ms, &s->rsp);
+	if (vm->kind == EKP_VM_UNIX) {
+		snprintf(name, sizeof(name), "unix:%s", vm->path);
+		err = rsp_connect_unix(vm->path, s->cfg->timeout_ms, &s->rsp);
 	} else {
-		return ekp_err(EINVAL, "bad --vm '%s': expected gdb:HOST:PORT or unix:PATH", vm);
+		snprintf(name, sizeof(name), strchr(vm->host, ':') ? "gdb:[%s]:%s" : "gdb:%s:%s",
+			 vm->host, vm->port);
+		err = rsp_connect_tcp(vm->host, vm->port, s->cfg->timeout_ms, &s->rsp);
 	}
 	if (err)
-		return ekp_err_prefix(err, "gdbstub %s: ", vm);
+		return ekp_err_prefix(err, "gdbstub %s: ", name);
 	err = rsp_handshake(s->rsp, s->cfg->timeout_ms, &was_running);
 	if (err)
-		return ekp_err_prefix(err, "gdbstub %s: ", vm);
+		return ekp_err_prefix(err, "gdbstub %s: ", name);
 	if (was_running)
 		ekp_info("attached to a running guest: probes fire from now on");
 	return 0;
@@ -167,7 +164,7 @@ static int connect_vm(struct session *s, const char *vm)
 /* Launch mode: the user's command line, plus what the engines need. */
 static int launch(struct session *s)
 {
-	char vm[192];
+	struct ekp_vm_spec vm = { .kind = EKP_VM_UNIX };
 	bool prelaunch = false;
 	int err;
 
@@ -190,8 +187,8 @@ static int launch(struct session *s)
 	if (!prelaunch)
 		return ekp_err(EPROTO, "QEMU is not holding the guest before its first instruction "
 			       "(status is not prelaunch)");
-	snprintf(vm, sizeof(vm), "unix:%s", s->qemu.gdb_path);
-	err = connect_vm(s, vm);
+	snprintf(vm.path, sizeof(vm.path), "%s", s->qemu.gdb_path);
+	err = connect_vm(s, &vm);
 	/* Both connections are up: the sockets and their directory can go now, so that nothing
 	 * is left behind whatever happens to ekprobe-host later. */
 	ekp_qemu_remove_sockets(&s->qemu);

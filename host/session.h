@@ -15,6 +15,7 @@
 #include "ekprobe/symbols.h"
 #include "host/engines/plan.h"
 #include "host/sinks/sink.h"
+#include "host/vm/spec.h"
 
 struct ekp_session_config {
 	const struct ekp_arch *arch;
@@ -25,7 +26,7 @@ struct ekp_session_config {
 	struct ekp_sink *sink;
 	bool summary;
 	char *const *qemu_argv;         /* launch mode: the QEMU command line */
-	const char *vm;                 /* attach mode: "gdb:HOST:PORT" or "unix:PATH" */
+	const struct ekp_vm_spec *vm;   /* attach mode: the gdbstub to attach to */
 	const char *qmp_path;           /* attach mode, optional */
 	int timeout_ms;                 /* QEMU's start, each exchange, the whole shutdown */
 	int poll_ms;                    /* how often exit-less engines' records are read */
