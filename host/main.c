@@ -296,7 +296,7 @@ int main(int argc, char **argv)
 	}
 	if (isatty(fileno(out)))
 		setvbuf(out, NULL, _IOLBF, 0);
-	ekp_sink_init(&sink, o.format, out, st);
+	ekp_sink_init(&sink, o.format, fileno(out), o.output, st);
 	struct ekp_session_config cfg = {
 		.arch = arch, .st = st, .probes = probes, .sink = &sink, .summary = o.summary,
 		.qemu_argv = o.qemu_argv, .vm = o.vm, .qmp_path = o.qmp, .timeout_ms = o.timeout_ms,
