@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Event records: what an engine captured at one hit, in the form every output sink takes.
- * Engines fill them; sinks (host/sink_*.c) format them; nothing else touches them.
+ * Engines fill them; sinks (host/sinks/) format them; nothing else touches them. Strings in
+ * them are raw guest bytes: the sinks escape them (docs/usage.md "Output").
  */
 #ifndef EKPROBE_HOST_EVENT_H
 #define EKPROBE_HOST_EVENT_H
@@ -21,7 +22,7 @@ struct ekp_value {
 };
 
 struct ekp_task {
-	bool known;                   /* false: no task context could be read */
+	bool known;                   /* false: no task context could be read ("<...>-?") */
 	bool idle;                    /* pid 0: init_task or a CPU's idle task, "<idle>" */
 	int pid;
 	char comm[17];
@@ -34,7 +35,7 @@ struct ekp_event {
 	uint64_t addr;                /* entry: where the probe fired; return: the function */
 	uint64_t ret_addr;            /* return: where the function returned to */
 	uint64_t hit_pc;              /* the PC the CPU had (differs from addr at an alias) */
-	int cpu;
+	unsigned int cpu;             /* as the engine got it: never negative */
 	uint64_t ts_ns;               /* guest run time, see docs/usage.md "Clocks" */
 	const char *engine;           /* "trap" */
 	struct ekp_task task;

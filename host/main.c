@@ -5,6 +5,7 @@
  * This file only turns the command line into a session configuration.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -256,7 +257,7 @@ int main(int argc, char **argv)
 	struct ekp_symtab *st = NULL;
 	char *auto_symbols = NULL;
 	struct ekp_sink sink;
-	FILE *out = stdout;
+	int out = STDOUT_FILENO;
 	unsigned int n;
 	uint64_t v;
 	int c, err, status = EXIT_USAGE;
@@ -382,13 +383,11 @@ int main(int argc, char **argv)
 		}
 		goto out;
 	}
-	if (o.output && !(out = fopen(o.output, "w"))) {
+	if (o.output && (out = open(o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
 		ekp_error("%s: %s", o.output, strerror(errno));
 		goto out;
 	}
-	if (isatty(fileno(out)))
-		setvbuf(out, NULL, _IOLBF, 0);
-	ekp_sink_init(&sink, o.format, out, st);
+	ekp_sink_init(&sink, o.format, out, o.output, st);
 	struct ekp_session_config cfg = {
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .engines = engines,
 		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm ? &o.vm_spec : NULL,
@@ -400,7 +399,7 @@ int main(int argc, char **argv)
 		status = 1;
 	}
 	ekp_sink_fini(&sink);
-	if (out != stdout && fclose(out)) {
+	if (o.output && close(out) && status == 0) {
 		ekp_error("%s: %s", o.output, strerror(errno));
 		status = 1;
 	}

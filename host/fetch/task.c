@@ -86,19 +86,16 @@ int ekp_task_read(const struct ekp_task_layout *l, const struct ekp_arch *arch,
 		return 0;
 	/*
 	 * No `current` yet (before the per-CPU area is set up): the boot CPU's init_task or a
-	 * secondary CPU's idle task coming up, pid 0 either way. A read that fails is unknown.
+	 * secondary CPU's idle task coming up, pid 0 either way. Past that, only what is read
+	 * says pid 0: a failed read or a pointer that is no kernel address is unknown, not idle.
 	 */
 	err = arch->current_task(regs, l->current_sym, read_mem, opaque, &task);
 	if (err == -ENODATA) {
 		out->known = out->idle = true;
 		return 0;
 	}
-	if (err)
+	if (err || !arch->is_kernel_addr(task))
 		return 0;
-	if (!arch->is_kernel_addr(task)) {
-		out->known = out->idle = true;
-		return 0;
-	}
 	if (task == l->init_task) {
 		out->known = out->idle = true;
 		snprintf(out->comm, sizeof(out->comm), "swapper/0");
@@ -121,6 +118,10 @@ int ekp_task_read(const struct ekp_task_layout *l, const struct ekp_arch *arch,
 	free(span);
 	out->comm[TASK_COMM_LEN] = '\0';
 	out->pid = (int)(pid[0] | pid[1] << 8 | pid[2] << 16 | (uint32_t)pid[3] << 24);
+	if (out->pid < 0) {
+		memset(out, 0, sizeof(*out)); /* a pid_t is never negative: not a task_struct */
+		return 0;
+	}
 	out->known = true;
 	out->idle = out->pid == 0;
 	return 0;

@@ -31,7 +31,11 @@ int ekp_task_layout_from_image(struct ekp_task_layout *l, const uint8_t *init_ta
 void ekp_task_layout_init(struct ekp_task_layout *l, const struct ekp_symtab *st,
 			  const struct ekp_arch *arch);
 
-/* Identify the current task from captured registers and guest memory. */
+/*
+ * Identify the current task from captured registers and guest memory. out->known is false
+ * ("<...>-?") whenever it cannot be read; idle (pid 0) only when the per-CPU base is not set
+ * up yet, current is init_task, or the task read says pid 0. -ENOMEM is the only error.
+ */
 int ekp_task_read(const struct ekp_task_layout *l, const struct ekp_arch *arch,
 		  const struct ekp_regs *regs,
 		  int (*read_mem)(void *opaque, uint64_t addr, void *buf, size_t len), void *opaque,

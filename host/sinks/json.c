@@ -2,11 +2,15 @@
 /*
  * JSON lines: one object per event, and a final {"summary": ...} object with --summary.
  * Integers of type u/s are JSON numbers when they fit in 53 bits, hex types and addresses are
- * strings ("0x..."), so no consumer loses precision.
+ * strings ("0x..."), so no consumer loses precision. Strings from the guest or a file are
+ * escaped first (ekp_format_escaped), so jansson always takes them and no key goes missing;
+ * any failure to build an object fails the record instead of dropping a key.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -20,16 +24,33 @@ static json_t *hex_string(uint64_t v)
 	return json_string(buf);
 }
 
+static json_t *buf_string(struct ekp_buf *b, int err)
+{
+	json_t *j = err ? NULL : json_stringn(b->data ? b->data : "", b->len);
+
+	ekp_buf_free(b);
+	return j;
+}
+
+static json_t *escaped_string(const char *s)
+{
+	struct ekp_buf b = { 0 };
+
+	return buf_string(&b, ekp_format_escaped(&b, s));
+}
+
 static json_t *sym_string(const struct ekp_symtab *st, uint64_t addr)
 {
 	struct ekp_buf b = { 0 };
-	json_t *j;
 
-	if (ekp_format_sym(&b, st, addr))
-		return NULL;
-	j = json_string(b.data);
-	ekp_buf_free(&b);
-	return j;
+	return buf_string(&b, ekp_format_sym(&b, st, addr));
+}
+
+/* json_object_set_new(), remembering a failure (no value, no memory) in *err. */
+static void set(json_t *o, const char *key, json_t *v, int *err)
+{
+	if (json_object_set_new(o, key, v))
+		*err = -ENOMEM;
 }
 
 static json_t *scalar(const struct ekp_type *t, uint64_t v, const struct ekp_symtab *st)
@@ -58,26 +79,37 @@ static json_t *value_json(const struct ekp_arg *arg, const struct ekp_value *v,
 
 	if (v->err)
 		return json_null();
-	if (t->base == EKP_T_STRING || t->base == EKP_T_USTRING ||
-	    arg->fetch->op == EKP_FETCH_COMM || (arg->fetch->op == EKP_FETCH_IMM && arg->fetch->imm_str))
-		return json_string(v->str); /* jansson escapes and checks UTF-8 */
+	if (ekp_value_is_string(arg))
+		return escaped_string(v->str);
 	if (!t->array_len)
 		return scalar(t, v->u[0], st);
 	arr = json_array();
-	for (unsigned int i = 0; arr && i < v->count; i++)
-		json_array_append_new(arr, scalar(t, v->u[i], st));
+	for (unsigned int i = 0; arr && i < v->count; i++) {
+		if (json_array_append_new(arr, scalar(t, v->u[i], st))) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
 	return arr;
 }
 
-static int dump_line(struct ekp_buf *out, json_t *obj)
+static char *dump(json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+
+	json_decref(obj);
+	return s;
+}
+
+static int dump_line(struct ekp_buf *out, json_t *obj, int err)
 {
 	char *s;
-	int err;
 
-	if (!obj)
-		return -ENOMEM;
-	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-	json_decref(obj);
+	if (err) {
+		json_decref(obj);
+		return err;
+	}
+	s = dump(obj);
 	if (!s)
 		return -ENOMEM;
 	err = ekp_buf_printf(out, "%s\n", s);
@@ -85,48 +117,88 @@ static int dump_line(struct ekp_buf *out, json_t *obj)
 	return err;
 }
 
+/*
+ * head + "key":v + tail as one object line. jansson's integers are int64: an unsigned value
+ * at or above 2^63 can only be written exactly by printing it ourselves, between two objects
+ * jansson dumped (both non-empty, so the commas are right).
+ */
+static int dump_line_u64(struct ekp_buf *out, json_t *head, const char *key, uint64_t v,
+			 json_t *tail, int err)
+{
+	char *h = NULL, *t = NULL;
+	size_t hl, tl;
+
+	if (err) {
+		json_decref(head);
+		json_decref(tail);
+		return err;
+	}
+	h = dump(head);
+	t = dump(tail);
+	hl = h ? strlen(h) : 0;
+	tl = t ? strlen(t) : 0;
+	if (hl < 3 || h[hl - 1] != '}' || tl < 3 || t[0] != '{')
+		err = -ENOMEM;
+	else
+		err = ekp_buf_printf(out, "%.*s,\"%s\":%" PRIu64 ",%s\n", (int)(hl - 1), h, key, v,
+				     t + 1);
+	free(h);
+	free(t);
+	return err;
+}
+
 int ekp_format_json(struct ekp_buf *out, const struct ekp_event *ev, const struct ekp_symtab *st)
 {
 	const struct ekp_probe *p = ev->probe;
 	char name[2 * EKP_MAX_NAME + 2];
-	json_t *o = json_object(), *args = json_object();
+	json_t *o = json_object(), *rest = json_object(), *args = json_object();
+	int err = 0;
 
-	if (!o || !args) {
+	if (!o || !rest || !args) {
 		json_decref(o);
+		json_decref(rest);
 		json_decref(args);
 		return -ENOMEM;
 	}
 	snprintf(name, sizeof(name), "%s/%s", p->group, p->event);
-	json_object_set_new(o, "probe", json_string(name));
-	json_object_set_new(o, "kind", json_string(ev->kind == EKP_PROBE_RETURN ? "return" : "entry"));
-	json_object_set_new(o, "addr", hex_string(ev->addr));
-	json_object_set_new(o, "sym", sym_string(st, ev->addr));
+	set(o, "probe", json_string(name), &err);
+	set(o, "kind", json_string(ev->kind == EKP_PROBE_RETURN ? "return" : "entry"), &err);
+	set(o, "addr", hex_string(ev->addr), &err);
+	set(o, "sym", sym_string(st, ev->addr), &err);
 	if (ev->kind == EKP_PROBE_RETURN) {
-		json_object_set_new(o, "ret_addr", hex_string(ev->ret_addr));
-		json_object_set_new(o, "ret_sym", sym_string(st, ev->ret_addr));
+		set(o, "ret_addr", hex_string(ev->ret_addr), &err);
+		set(o, "ret_sym", sym_string(st, ev->ret_addr), &err);
 	}
 	if (ev->hit_pc != ev->addr && ev->kind == EKP_PROBE_ENTRY)
-		json_object_set_new(o, "pc", hex_string(ev->hit_pc));
-	json_object_set_new(o, "cpu", json_integer(ev->cpu));
-	json_object_set_new(o, "ts_ns", json_integer((json_int_t)ev->ts_ns));
-	json_object_set_new(o, "engine", json_string(ev->engine));
+		set(o, "pc", hex_string(ev->hit_pc), &err);
+	set(o, "cpu", json_integer((json_int_t)ev->cpu), &err);
+	/* "ts_ns" goes here, between o and rest. */
+	set(rest, "engine", json_string(ev->engine), &err);
 	if (ev->task.known) {
-		json_object_set_new(o, "comm", json_string(ev->task.idle ? "<idle>" : ev->task.comm));
-		json_object_set_new(o, "pid", json_integer(ev->task.idle ? 0 : ev->task.pid));
+		set(rest, "comm", ev->task.idle ? json_string("<idle>") : escaped_string(ev->task.comm),
+		    &err);
+		set(rest, "pid", json_integer(ev->task.idle ? 0 : ev->task.pid), &err);
 	} else {
-		json_object_set_new(o, "comm", json_null());
-		json_object_set_new(o, "pid", json_null());
+		set(rest, "comm", json_null(), &err);
+		set(rest, "pid", json_null(), &err);
 	}
 	for (unsigned int i = 0; i < ev->nr_values; i++)
-		json_object_set_new(args, p->args[i].name, value_json(&p->args[i], &ev->values[i], st));
-	json_object_set_new(o, "args", args);
-	return dump_line(out, o);
+		set(args, p->args[i].name, value_json(&p->args[i], &ev->values[i], st), &err);
+	set(rest, "args", args, &err);
+	return dump_line_u64(out, o, "ts_ns", ev->ts_ns, rest, err);
+}
+
+/* Host-side counts and times: far below 2^63, plain JSON numbers. */
+static json_t *counter(uint64_t v)
+{
+	return json_integer((json_int_t)v);
 }
 
 int ekp_format_summary_json(struct ekp_buf *out, const struct ekp_summary *s,
 			    const struct ekp_symtab *st)
 {
 	json_t *o = json_object(), *probes = json_array(), *w = json_object();
+	int err = 0;
 
 	if (!o || !probes || !w) {
 		json_decref(o);
@@ -140,29 +212,35 @@ int ekp_format_summary_json(struct ekp_buf *out, const struct ekp_summary *s,
 		json_t *p = json_object();
 
 		snprintf(name, sizeof(name), "%s/%s", ps->probe->group, ps->probe->event);
-		json_object_set_new(p, "probe", json_string(name));
-		json_object_set_new(p, "kind", json_string(ps->probe->kind == EKP_PROBE_RETURN ?
-							   "return" : "entry"));
-		json_object_set_new(p, "addr", hex_string(ps->probe->addr));
-		json_object_set_new(p, "sym", sym_string(st, ps->probe->addr));
-		json_object_set_new(p, "engine", json_string(ps->engine ? ps->engine : "-"));
-		json_object_set_new(p, "hits", json_integer((json_int_t)ps->hits));
+		if (!p) {
+			err = -ENOMEM;
+			break;
+		}
+		set(p, "probe", json_string(name), &err);
+		set(p, "kind", json_string(ps->probe->kind == EKP_PROBE_RETURN ? "return" : "entry"),
+		    &err);
+		set(p, "addr", hex_string(ps->probe->addr), &err);
+		set(p, "sym", sym_string(st, ps->probe->addr), &err);
+		set(p, "engine", json_string(ps->engine ? ps->engine : "-"), &err);
+		set(p, "hits", counter(ps->hits), &err);
 		if (ps->probe->kind == EKP_PROBE_RETURN)
-			json_object_set_new(p, "pending", json_integer((json_int_t)ps->unmatched));
-		json_object_set_new(p, "missed", json_integer((json_int_t)ps->missed));
-		json_array_append_new(probes, p);
+			set(p, "pending", counter(ps->unmatched), &err);
+		set(p, "missed", counter(ps->missed), &err);
+		if (json_array_append_new(probes, p))
+			err = -ENOMEM;
 	}
-	json_object_set_new(w, "probes", probes);
-	json_object_set_new(w, "hits", json_integer((json_int_t)s->total_hits));
-	json_object_set_new(w, "guest_ns", json_integer((json_int_t)s->guest_ns));
-	json_object_set_new(w, "wall_ns", json_integer((json_int_t)s->wall_ns));
-	json_object_set_new(w, "stopped_ns", json_integer((json_int_t)s->stopped_ns));
-	json_object_set_new(w, "stops", json_integer((json_int_t)s->stops));
-	json_object_set_new(w, "round_trips", json_integer((json_int_t)s->round_trips));
-	json_object_set_new(w, "steps_repeated", json_integer((json_int_t)s->resteps));
-	json_object_set_new(w, "lost", json_integer((json_int_t)s->lost));
-	json_object_set_new(w, "invalid", json_integer((json_int_t)s->invalid));
-	json_object_set_new(w, "end", json_string(s->end ? s->end : ""));
-	json_object_set_new(o, "summary", w);
-	return dump_line(out, o);
+	set(w, "probes", probes, &err);
+	set(w, "hits", counter(s->total_hits), &err);
+	set(w, "guest_ns", counter(s->guest_ns), &err);
+	set(w, "wall_ns", counter(s->wall_ns), &err);
+	set(w, "stopped_ns", counter(s->stopped_ns), &err);
+	set(w, "stops", counter(s->stops), &err);
+	set(w, "round_trips", counter(s->round_trips), &err);
+	set(w, "steps_repeated", counter(s->resteps), &err);
+	set(w, "lost", counter(s->lost), &err);
+	set(w, "invalid", counter(s->invalid), &err);
+	set(w, "unknown_task", counter(s->unknown_task), &err);
+	set(w, "end", escaped_string(s->end ? s->end : ""), &err);
+	set(o, "summary", w, &err);
+	return dump_line(out, o, err);
 }

@@ -5,16 +5,23 @@
  * Return events show "(<where it returned to> <- <function>)" as kretprobe events do.
  */
 #include <inttypes.h>
+#include <stdio.h>
 
 #include "host/sinks/sink.h"
 
 static int format_task(struct ekp_buf *out, const struct ekp_task *t)
 {
+	struct ekp_buf comm = { 0 };
+	int err;
+
 	if (t->known && t->idle)
 		return ekp_buf_printf(out, "%16s-%-7d", "<idle>", 0);
-	if (t->known)
-		return ekp_buf_printf(out, "%16s-%-7d", t->comm, t->pid);
-	return ekp_buf_printf(out, "%16s-%-7s", "<...>", "?");
+	if (!t->known)
+		return ekp_buf_printf(out, "%16s-%-7s", "<...>", "?");
+	err = ekp_format_escaped(&comm, t->comm);
+	err = err ?: ekp_buf_printf(out, "%16s-%-7d", comm.data ? comm.data : "", t->pid);
+	ekp_buf_free(&comm);
+	return err;
 }
 
 int ekp_format_text(struct ekp_buf *out, const struct ekp_event *ev, const struct ekp_symtab *st)
@@ -23,7 +30,7 @@ int ekp_format_text(struct ekp_buf *out, const struct ekp_event *ev, const struc
 	int err;
 
 	err = format_task(out, &ev->task);
-	err = err ?: ekp_buf_printf(out, " [%03d] %5" PRIu64 ".%06" PRIu64 ": %s/%s: (", ev->cpu,
+	err = err ?: ekp_buf_printf(out, " [%03u] %5" PRIu64 ".%06" PRIu64 ": %s/%s: (", ev->cpu,
 				    ev->ts_ns / UINT64_C(1000000000), ev->ts_ns / 1000 % 1000000,
 				    p->group, p->event);
 	if (ev->kind == EKP_PROBE_RETURN) {
@@ -46,18 +53,22 @@ int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
 {
 	int err;
 
-	err = ekp_buf_printf(out,
-			     "#\n# ekprobe summary: %u probes, %" PRIu64 " hits; %s\n"
-			     "# guest run time %.3f s, wall %.3f s, guest held stopped %.3f s\n"
+	err = ekp_buf_printf(out, "#\n# ekprobe summary: %u probes, %" PRIu64 " hits; ",
+			     s->nr_probes, s->total_hits);
+	err = err ?: ekp_format_escaped(out, s->end ? s->end : "");
+	err = err ?: ekp_buf_printf(out,
+			     "\n# guest run time %.3f s, wall %.3f s, guest held stopped %.3f s\n"
 			     "# %" PRIu64 " stops, %" PRIu64 " gdbstub round trips after arming, %" PRIu64
 			     " single-step%s repeated\n",
-			     s->nr_probes, s->total_hits, s->end ? s->end : "",
 			     (double)s->guest_ns / 1e9, (double)s->wall_ns / 1e9,
 			     (double)s->stopped_ns / 1e9, s->stops, s->round_trips, s->resteps,
 			     s->resteps == 1 ? "" : "s");
 	if (!err && (s->lost || s->invalid))
 		err = ekp_buf_printf(out, "# jump engine: %" PRIu64 " records LOST (ring full), %" PRIu64
 				     " invalid records\n", s->lost, s->invalid);
+	if (!err && s->unknown_task)
+		err = ekp_buf_printf(out, "# %" PRIu64 " event%s with an unknown task (<...>-?)\n",
+				     s->unknown_task, s->unknown_task == 1 ? "" : "s");
 	if (!err)
 		err = ekp_buf_printf(out, "#\n#     HITS  ENGINE  PROBE                                 WHERE\n");
 	for (unsigned int i = 0; !err && i < s->nr_probes; i++) {
