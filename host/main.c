@@ -369,6 +369,7 @@ int main(int argc, char **argv)
 		pv[i] = ekp_probe_list_get(probes, i);
 	struct ekp_engine_env env = {
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .launch = o.qemu_argv != NULL,
+		.qemu_argv = o.qemu_argv,
 		.icount = has_arg(o.qemu_argv, "-icount"), .timeout_ms = o.timeout_ms,
 	};
 	struct ekp_plan_config pc = {

@@ -46,6 +46,7 @@ struct ekp_engine_env {
 	struct ekp_probe *const *probes; /* every probe of the run: engines index this array */
 	unsigned int nr_probes;
 	bool launch;     /* ekprobe-host starts QEMU (else it attaches to one) */
+	char *const *qemu_argv; /* launch mode: the user's QEMU command line, as given */
 	bool icount;     /* QEMU runs with -icount */
 	int timeout_ms;  /* for each exchange with QEMU */
 };
