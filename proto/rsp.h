@@ -29,9 +29,19 @@ struct rsp_frame {
 	struct ekp_buf payload; /* unescaped and run-length expanded */
 };
 
-/* Incremental decoder: feed any chunks, take frames out as they complete. */
+/*
+ * Incremental decoder: feed any chunks, take frames out as they complete. Linear: every byte
+ * fed is examined once, however it is split (a state machine that remembers where it is).
+ * Fields are private to rsp_frame.c.
+ */
 struct rsp_decoder {
-	struct ekp_buf in;
+	struct ekp_buf in;  /* bytes fed; those before head are consumed */
+	size_t head;        /* start of the frame being decoded, else of what is not examined */
+	size_t pos;         /* next byte to examine */
+	size_t hash;        /* the frame's '#', as an offset from head */
+	unsigned int sum;   /* checksum of the frame's bytes examined so far */
+	int state;
+	uint64_t work;      /* see rsp_decoder_work() */
 };
 
 void rsp_decoder_init(struct rsp_decoder *d);
@@ -41,6 +51,12 @@ int rsp_decoder_feed(struct rsp_decoder *d, const void *data, size_t len);
  * that cannot be resynchronised (e.g. an over-long packet). Caller frees out->payload.
  * After -EPROTO the bad frame is gone: calling again continues with what follows. */
 int rsp_decoder_next(struct rsp_decoder *d, struct rsp_frame *out);
+/*
+ * Work done since init: bytes examined + bytes unpacked into payloads + bytes moved to reuse
+ * buffer space. Each of the three is at most the number of bytes fed, so this never exceeds
+ * 3 x the bytes fed (tests and the fuzzer check it: a decoder that rescans would not hold).
+ */
+uint64_t rsp_decoder_work(const struct rsp_decoder *d);
 
 /* Append "$<escaped payload>#cs" to out. */
 int rsp_encode_packet(struct ekp_buf *out, const void *payload, size_t len);

@@ -323,6 +323,88 @@ static void test_frame_overlong(void **state)
 	free(big);
 }
 
+/* Deterministic pseudo-random numbers (xorshift64). */
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Take every frame out; count the dropped (over-long) ones. */
+static void drain(struct rsp_decoder *d, int *dropped)
+{
+	struct rsp_frame f;
+	int r;
+
+	while ((r = next(d, &f)) != 0) {
+		if (r < 0) {
+			assert_int_equal(r, -EPROTO);
+			(*dropped)++;
+			continue;
+		}
+		ekp_buf_free(&f.payload);
+	}
+}
+
+/*
+ * A stub streaming megabytes without '#' costs the decoder what it sends, however the bytes
+ * are cut: rsp_decoder_work() (bytes examined + unpacked + moved) stays within 3x the bytes
+ * fed after every chunk. A decoder that rescans its buffer for '#' on every chunk does
+ * O(frame^2) work: it fails here on its first few bytes.
+ */
+static void test_frame_linear(void **state)
+{
+	const size_t one_byte = 5u << 19, random_sizes = 8u << 20; /* 2.5 MiB, 8 MiB */
+	struct rsp_decoder d;
+	uint64_t x = 0x9e3779b97f4a7c15ull, fed = 0;
+	unsigned char *junk = malloc(random_sizes);
+	int dropped = 0;
+	size_t i, n;
+
+	assert_non_null(junk);
+	/* No '#' (nothing ever ends) and no '$' (nothing restarts): every frame a '$' or '%'
+	 * opens runs to the 1 MiB bound, the decoder's worst case. */
+	for (i = 0; i < random_sizes; i++) {
+		do
+			junk[i] = (unsigned char)rnd(&x);
+		while (junk[i] == '#' || junk[i] == '$');
+	}
+	rsp_decoder_init(&d);
+	assert_int_equal(rsp_decoder_feed(&d, "$", 1), 0);
+	fed = 1;
+	for (i = 0; i < one_byte; i++) {
+		assert_int_equal(rsp_decoder_feed(&d, junk + i, 1), 0);
+		fed++;
+		drain(&d, &dropped);
+		if (rsp_decoder_work(&d) > 3 * fed)
+			fail_msg("1-byte chunks: %llu bytes of work for %llu bytes fed",
+				 (unsigned long long)rsp_decoder_work(&d), (unsigned long long)fed);
+	}
+	for (i = 0; i < random_sizes; i += n) {
+		n = 1 + rnd(&x) % 65536;
+		if (n > random_sizes - i)
+			n = random_sizes - i;
+		assert_int_equal(rsp_decoder_feed(&d, junk + i, n), 0);
+		fed += n;
+		drain(&d, &dropped);
+		if (rsp_decoder_work(&d) > 3 * fed)
+			fail_msg("random chunks: %llu bytes of work for %llu bytes fed",
+				 (unsigned long long)rsp_decoder_work(&d), (unsigned long long)fed);
+	}
+	/* Several 1 MiB frames were dropped on the way (the bound holds in both phases). */
+	assert_true(dropped >= 4);
+	/* A plain byte (not a '}' that would escape the '$'), then a packet: it still decodes. */
+	assert_int_equal(rsp_decoder_feed(&d, "x$OK#9a", 7), 0);
+	fed += 7;
+	expect_frame(&d, RSP_FRAME_PACKET, "OK", 2);
+	expect_empty(&d);
+	assert_true(rsp_decoder_work(&d) <= 3 * fed);
+	rsp_decoder_free(&d);
+	free(junk);
+}
+
 /* ---- thread ids and stop replies ---- */
 
 static void test_thread_ids(void **state)
@@ -1355,6 +1437,7 @@ int main(void)
 		cmocka_unit_test(test_frame_split),
 		cmocka_unit_test(test_frame_garbage),
 		cmocka_unit_test(test_frame_overlong),
+		cmocka_unit_test(test_frame_linear),
 		cmocka_unit_test(test_thread_ids),
 		cmocka_unit_test(test_stop_replies),
 		cmocka_unit_test(test_tdesc_parse),
