@@ -346,7 +346,7 @@ static int handle_signal(struct session *s)
 		if (!s->interrupted) {
 			ekp_info("signal %u: stopping the guest to remove the probes", si.ssi_signo);
 			s->interrupted = true;
-			if (rsp_interrupt(s->rsp))
+			if (rsp_interrupt(s->rsp, s->cfg->timeout_ms))
 				return -EPIPE;
 		}
 	}
@@ -433,7 +433,7 @@ static int run(struct session *s)
 	int err, ours;
 
 	s->t_start = mono_ns();
-	err = rsp_resume(s->rsp, "c");
+	err = rsp_resume(s->rsp, "c", s->cfg->timeout_ms);
 	if (err)
 		return ekp_err_prefix(err, "starting the guest: ");
 	for (;;) {
@@ -613,7 +613,7 @@ int ekp_session_run(const struct ekp_session_config *cfg)
 		char why[1024];
 
 		snprintf(why, sizeof(why), "%s", ekp_errmsg());
-		if (!rsp_interrupt(s.rsp)) {
+		if (!rsp_interrupt(s.rsp, cfg->timeout_ms)) {
 			struct rsp_stop stop;
 
 			rsp_wait_stop(s.rsp, &stop, cfg->timeout_ms);

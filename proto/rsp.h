@@ -154,8 +154,9 @@ int rsp_remove_break(struct rsp_client *c, int type, uint64_t addr, unsigned int
 int rsp_list_threads(struct rsp_client *c, struct rsp_thread **threads, unsigned int *nr,
 		     int timeout_ms);
 
-/* Resume: sends "vCont;<actions>" (e.g. "c", "s:p1.2;c") and returns without waiting. */
-int rsp_resume(struct rsp_client *c, const char *actions);
+/* Resume: sends "vCont;<actions>" (e.g. "c", "s:p1.2;c") and returns once the stub acked it,
+ * without waiting for the stop. */
+int rsp_resume(struct rsp_client *c, const char *actions, int timeout_ms);
 /* Wait for the stop reply after a resume. -ETIMEDOUT, -EPIPE on EOF (QEMU exited). 'O'
  * console-output packets are skipped. timeout_ms < 0 waits forever. */
 int rsp_wait_stop(struct rsp_client *c, struct rsp_stop *stop, int timeout_ms);
@@ -164,7 +165,7 @@ int rsp_wait_stop(struct rsp_client *c, struct rsp_stop *stop, int timeout_ms);
 int rsp_step(struct rsp_client *c, const struct rsp_thread *t, struct rsp_stop *stop,
 	     int timeout_ms);
 /* Ask a running target to stop (sends 0x03); the stop reply comes through rsp_wait_stop. */
-int rsp_interrupt(struct rsp_client *c);
+int rsp_interrupt(struct rsp_client *c, int timeout_ms);
 /* D: detach (QEMU removes all breakpoints and resumes). */
 int rsp_detach(struct rsp_client *c, int timeout_ms);
 

@@ -41,7 +41,6 @@
 #define RSP_MAX_DOC          (1u << 20) /* one target description document */
 #define RSP_MAX_DOCS         32u
 #define RSP_MAX_THREADS      4096u
-#define RSP_RESUME_ACK_MS    5000  /* rsp_resume/rsp_interrupt have no timeout argument */
 
 struct rsp_client {
 	int fd;
@@ -1019,9 +1018,9 @@ static int rsp_resume_dl(struct rsp_client *c, const char *actions, int64_t dead
 	return err;
 }
 
-int rsp_resume(struct rsp_client *c, const char *actions)
+int rsp_resume(struct rsp_client *c, const char *actions, int timeout_ms)
 {
-	return rsp_resume_dl(c, actions, rsp_deadline(RSP_RESUME_ACK_MS));
+	return rsp_resume_dl(c, actions, rsp_deadline(timeout_ms));
 }
 
 static int rsp_wait_stop_dl(struct rsp_client *c, struct rsp_stop *stop, int64_t deadline)
@@ -1078,9 +1077,9 @@ int rsp_step(struct rsp_client *c, const struct rsp_thread *t, struct rsp_stop *
 	return err;
 }
 
-int rsp_interrupt(struct rsp_client *c)
+int rsp_interrupt(struct rsp_client *c, int timeout_ms)
 {
-	return rsp_send_byte(c, 0x03, rsp_deadline(RSP_RESUME_ACK_MS));
+	return rsp_send_byte(c, 0x03, rsp_deadline(timeout_ms));
 }
 
 int rsp_detach(struct rsp_client *c, int timeout_ms)

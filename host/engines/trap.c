@@ -496,7 +496,7 @@ int ekp_trap_resume(struct ekp_trap_engine *e, const struct rsp_stop *stop)
 		e->resteps++;
 	}
 	e->at_breakpoint = false;
-	err = rsp_resume(rsp(e), "c");
+	err = rsp_resume(rsp(e), "c", e->cfg.target->timeout_ms);
 	if (err)
 		return ekp_err_prefix(err, "resuming the guest: ");
 	return 0;

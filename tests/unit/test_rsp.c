@@ -1131,7 +1131,7 @@ static void test_client_replay(void **state)
 	free(th);
 	assert_int_equal(rsp_read_mem(c, 0xffffffff81000000ull, mem, 16, 2000), -EFAULT);
 	assert_int_equal(rsp_insert_break(c, 0, 0x1000000, 1, 2000), 0);
-	assert_int_equal(rsp_resume(c, "c"), 0);
+	assert_int_equal(rsp_resume(c, "c", 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), 0);
 	assert_int_equal(st.kind, 'T');
 	assert_int_equal(st.signal, 5);
@@ -1362,23 +1362,23 @@ static void test_client_run_states(void **state)
 	struct rsp_stop st;
 
 	assert_int_equal(rsp_handshake(c, 2000, NULL), 0);
-	assert_int_equal(rsp_resume(c, "c"), 0);
+	assert_int_equal(rsp_resume(c, "c", 2000), 0);
 	/* While running, nothing else may be sent (it would stop the VM). */
 	assert_int_equal(rsp_command(c, "g", &r, 100), -EBUSY);
-	assert_int_equal(rsp_resume(c, "c"), -EBUSY);
+	assert_int_equal(rsp_resume(c, "c", 2000), -EBUSY);
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), 0);
 	assert_int_equal(st.kind, 'T');
 	assert_int_equal(st.thread.tid, 2);
 	/* NULL: the thread of the last stop (p1.2). */
 	assert_int_equal(rsp_step(c, NULL, &st, 2000), 0);
 	assert_int_equal(st.signal, 5);
-	assert_int_equal(rsp_resume(c, "c"), 0);
+	assert_int_equal(rsp_resume(c, "c", 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 50), -ETIMEDOUT);
-	assert_int_equal(rsp_interrupt(c), 0);
+	assert_int_equal(rsp_interrupt(c, 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), 0);
 	assert_int_equal(st.signal, 2);
-	assert_int_equal(rsp_resume(c, ""), -EINVAL);
-	assert_int_equal(rsp_resume(c, "c#00"), -EINVAL);
+	assert_int_equal(rsp_resume(c, "", 2000), -EINVAL);
+	assert_int_equal(rsp_resume(c, "c#00", 2000), -EINVAL);
 	assert_int_equal(rsp_detach(c, 2000), 0);
 	ekp_buf_free(&r);
 	peer_finish(p, c);
@@ -1400,7 +1400,7 @@ static void test_client_eof(void **state)
 	struct rsp_stop st;
 
 	assert_int_equal(rsp_handshake(c, 2000, NULL), 0);
-	assert_int_equal(rsp_resume(c, "c"), 0);
+	assert_int_equal(rsp_resume(c, "c", 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), -EPIPE);
 	peer_finish(p, c);
 }

@@ -229,7 +229,7 @@ static void test_qemu_startup64(void **state)
 	/* A breakpoint on memory that holds no code yet (the kernel is decompressed later). */
 	assert_int_equal(rsp_insert_break(vm.c, 0, STARTUP_64_PHYS, 1, T_MS), 0);
 	t0 = now_ms();
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	wait_stop(&vm, &st, T_MS);
 	print_message("  reset -> startup_64 breakpoint: %lld ms\n", (long long)(now_ms() - t0));
 	assert_int_equal(st.kind, 'T');
@@ -244,7 +244,7 @@ static void test_qemu_startup64(void **state)
 	 * QEMU fact: continuing from a PC that has a breakpoint re-hits it at once, without
 	 * executing anything (TCG checks breakpoints before translating the block).
 	 */
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	wait_stop(&vm, &st, T_MS);
 	assert_int_equal(st.signal, 5);
 	assert_true(reg_g(&vm, "rip") == STARTUP_64_PHYS);
@@ -257,7 +257,7 @@ static void test_qemu_startup64(void **state)
 		for (i = 0; i < n; i++) {
 			struct pollfd pfd = { .fd = rsp_fd(vm.c), .events = POLLIN };
 
-			assert_int_equal(rsp_resume(vm.c, "c"), 0);
+			assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 			/* rsp_resume leaves the stop reply on the socket: poll() sees it. */
 			assert_int_equal(poll(&pfd, 1, T_MS), 1);
 			wait_stop(&vm, &st, T_MS);
@@ -282,7 +282,7 @@ static void test_qemu_startup64(void **state)
 	assert_int_equal(rsp_remove_break(vm.c, 0, STARTUP_64_PHYS, 1, T_MS), 0);
 
 	/* Nothing is allowed on the wire while running; QEMU dies: -EPIPE. */
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	assert_int_equal(rsp_read_mem(vm.c, STARTUP_64_PHYS, code, 1, T_MS), -EBUSY);
 	kill(vm.pid, SIGKILL);
 	waitpid(vm.pid, NULL, 0);
@@ -318,7 +318,7 @@ static void test_qemu_cpu_select_and_detach(void **state)
 	vm_start(&vm, true, 2);
 	vm_handshake(&vm, false);
 	assert_int_equal(rsp_insert_break(vm.c, 0, STARTUP_64_PHYS, 1, T_MS), 0);
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	wait_stop(&vm, &st, T_MS);
 	assert_true(st.thread.tid == 1);
 	assert_int_equal(rsp_remove_break(vm.c, 0, STARTUP_64_PHYS, 1, T_MS), 0);
@@ -334,7 +334,7 @@ static void test_qemu_cpu_select_and_detach(void **state)
 	 * Hg said before. Virtual breakpoint address: TCG matches the PC at translation.
 	 */
 	assert_int_equal(rsp_insert_break(vm.c, 0, start_kernel, 1, T_MS), 0);
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	wait_stop(&vm, &st, T_MS);
 	assert_int_equal(st.signal, 5);
 	assert_true(st.thread.pid == 1 && st.thread.tid == 1);
@@ -368,7 +368,7 @@ static void test_qemu_cpu_select_and_detach(void **state)
 	assert_true(was_running);
 
 	/* The guest ends (reboot -f, -no-reboot): "W00" if QEMU got to say it, then EOF. */
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	err = rsp_wait_stop(vm.c, &st, T_MS);
 	if (!err) {
 		print_message("  guest end: stop reply '%c' status %d\n", st.kind, st.exit_status);
@@ -395,9 +395,9 @@ static void test_qemu_running(void **state)
 	vm_handshake(&vm, true);
 	print_message("  handshake + target description on a running VM: %lld ms\n",
 		      (long long)(now_ms() - t0));
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	usleep(200 * 1000);
-	assert_int_equal(rsp_interrupt(vm.c), 0);
+	assert_int_equal(rsp_interrupt(vm.c, T_MS), 0);
 	wait_stop(&vm, &st, T_MS);
 	/* QEMU fact: an interrupt stop is SIGINT (2) and names the thread in multiprocess form. */
 	assert_int_equal(st.kind, 'T');
