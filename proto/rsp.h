@@ -109,6 +109,10 @@ long rsp_target_desc_g_offset(const struct rsp_target_desc *desc, unsigned int r
 
 /* ---- client (blocking, over a connected stream socket) ---- */
 
+/*
+ * Every call that takes timeout_ms finishes within it (timeout_ms < 0: no limit), including
+ * when the stub keeps sending bytes that never complete what the call waits for: -ETIMEDOUT.
+ */
 struct rsp_client;
 
 int rsp_connect_unix(const char *path, int timeout_ms, struct rsp_client **out);

@@ -10,11 +10,15 @@
  * - While the VM runs (after rsp_resume, until rsp_wait_stop returns a stop), every byte we
  *   send stops it, so commands are refused with -EBUSY; only rsp_interrupt may write.
  * - Never sends '?': in QEMU it deletes every breakpoint.
- * - Acks are read one byte at a time, so after rsp_resume nothing of a later stop reply sits
- *   in our buffers: poll() on rsp_fd() is a reliable "a stop is coming" signal.
+ * - Reads take what the socket has, except while waiting for an ack: then the client peeks
+ *   and takes bytes off the socket only up to the end of the ack, so after rsp_resume nothing
+ *   of a later stop reply sits in our buffers: poll() on rsp_fd() is a reliable "a stop is
+ *   coming" signal.
  *
- * Timeouts are per call and cover the whole call (several round trips for qXfer, m, M).
- * The socket is non-blocking; reads and writes wait in poll().
+ * Timeouts are per call and cover the whole call (several round trips for qXfer, m, M). The
+ * deadline is checked before every read and every wait, so a stub that keeps sending bytes
+ * without completing what we wait for cannot hold a call past it. The socket is non-blocking;
+ * reads and writes wait in poll().
  */
 #include <errno.h>
 #include <limits.h>
@@ -41,6 +45,7 @@
 #define RSP_MAX_DOC          (1u << 20) /* one target description document */
 #define RSP_MAX_DOCS         32u
 #define RSP_MAX_THREADS      4096u
+#define RSP_RX_CHUNK         16384 /* bytes taken off the socket per read */
 
 struct rsp_client {
 	int fd;
@@ -95,12 +100,20 @@ static void rsp_sleep_ms(int ms)
 
 /* ---- raw I/O ---- */
 
+static bool rsp_expired(int64_t deadline)
+{
+	return deadline >= 0 && rsp_now_ms() >= deadline;
+}
+
+/* Wait for events until the deadline: 0, or -ETIMEDOUT (the deadline may already be past). */
 static int rsp_wait_fd(struct rsp_client *c, short events, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = events };
 	int r;
 
 	for (;;) {
+		if (rsp_expired(deadline))
+			return -ETIMEDOUT;
 		r = poll(&pfd, 1, rsp_left(deadline));
 		if (r > 0)
 			return 0;
@@ -142,21 +155,22 @@ static int rsp_write_all(struct rsp_client *c, const void *data, size_t len, int
 }
 
 /*
- * Read what is available (waiting until the deadline for the first byte) into the decoder,
- * at most max bytes.
+ * recv() what the socket has (flags: 0 or MSG_PEEK), up to size bytes: the count, or an
+ * error. The deadline is checked before every attempt, so a stub that keeps sending never
+ * extends it. wait = false: -EAGAIN (no reason recorded) when nothing is there now.
  */
-static int rsp_read_some(struct rsp_client *c, size_t max, int64_t deadline)
+static ssize_t rsp_recv(struct rsp_client *c, void *buf, size_t size, int flags,
+			int64_t deadline, bool wait)
 {
-	char buf[16384];
 	ssize_t n;
 	int err;
 
-	if (max > sizeof(buf))
-		max = sizeof(buf);
 	for (;;) {
-		n = read(c->fd, buf, max);
+		if (rsp_expired(deadline))
+			return ekp_err(ETIMEDOUT, "rsp: timed out waiting for the gdbstub");
+		n = recv(c->fd, buf, size, flags);
 		if (n > 0)
-			return rsp_decoder_feed(&c->dec, buf, (size_t)n);
+			return n;
 		if (n == 0)
 			return ekp_err(EPIPE, "rsp: gdbstub closed the connection");
 		if (errno == EINTR)
@@ -165,6 +179,8 @@ static int rsp_read_some(struct rsp_client *c, size_t max, int64_t deadline)
 			return ekp_err(EPIPE, "rsp: gdbstub reset the connection");
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return ekp_err(errno, "rsp: read: %s", strerror(errno));
+		if (!wait)
+			return -EAGAIN;
 		err = rsp_wait_fd(c, POLLIN, deadline);
 		if (err == -ETIMEDOUT)
 			return ekp_err(ETIMEDOUT, "rsp: timed out waiting for the gdbstub");
@@ -179,22 +195,24 @@ static int rsp_send_byte(struct rsp_client *c, char ch, int64_t deadline)
 }
 
 /*
- * Next frame off the wire. out->payload must be freed by the caller. bytewise: read one byte
- * at a time, so that nothing after the frame is taken off the socket (used for acks: after
- * rsp_resume, poll() on the socket then tells whether a stop reply is coming).
+ * Next frame off the wire, taking what the socket has. out->payload must be freed by the
+ * caller. wait = false: -EAGAIN once nothing more is there.
  */
-static int rsp_rx_frame_x(struct rsp_client *c, struct rsp_frame *out, bool bytewise,
-			  int64_t deadline)
+static int rsp_rx_frame_x(struct rsp_client *c, struct rsp_frame *out, int64_t deadline,
+			  bool wait)
 {
+	char buf[RSP_RX_CHUNK];
+	ssize_t n;
 	int r;
 
 	for (;;) {
 		r = rsp_decoder_next(&c->dec, out);
-		if (r < 0)
-			return r;
-		if (r == 1)
-			return 0;
-		r = rsp_read_some(c, bytewise ? 1 : SIZE_MAX, deadline);
+		if (r)
+			return r < 0 ? r : 0;
+		n = rsp_recv(c, buf, sizeof(buf), 0, deadline, wait);
+		if (n < 0)
+			return (int)n;
+		r = rsp_decoder_feed(&c->dec, buf, (size_t)n);
 		if (r)
 			return r;
 	}
@@ -202,7 +220,43 @@ static int rsp_rx_frame_x(struct rsp_client *c, struct rsp_frame *out, bool byte
 
 static int rsp_rx_frame(struct rsp_client *c, struct rsp_frame *out, int64_t deadline)
 {
-	return rsp_rx_frame_x(c, out, false, deadline);
+	return rsp_rx_frame_x(c, out, deadline, true);
+}
+
+/*
+ * Next frame off the wire, taking no byte after it off the socket (for acks: after
+ * rsp_resume, poll() on the socket then tells whether a stop reply is coming). Peeks at what
+ * the socket has, decodes up to the end of the first frame, and takes exactly that much.
+ */
+static int rsp_rx_frame_exact(struct rsp_client *c, struct rsp_frame *out, int64_t deadline)
+{
+	char buf[RSP_RX_CHUNK];
+	ssize_t n, used;
+	int r;
+
+	for (;;) {
+		r = rsp_decoder_next(&c->dec, out);
+		if (r)
+			return r < 0 ? r : 0;
+		n = rsp_recv(c, buf, sizeof(buf), MSG_PEEK, deadline, true);
+		if (n < 0)
+			return (int)n;
+		/* One byte at a time into the decoder (from memory: it is linear) until a frame
+		 * ends or an error; then consume exactly those bytes from the socket. */
+		for (used = 0, r = 0; used < n && !r;) {
+			r = rsp_decoder_feed(&c->dec, buf + used++, 1);
+			if (!r)
+				r = rsp_decoder_next(&c->dec, out);
+		}
+		if (recv(c->fd, buf, (size_t)used, 0) != used) {
+			if (r == 1)
+				ekp_buf_free(&out->payload);
+			return ekp_err(EIO, "rsp: lost bytes taking %zd peeked bytes off the socket",
+				       used);
+		}
+		if (r)
+			return r < 0 ? r : 0;
+	}
 }
 
 static int rsp_enqueue(struct rsp_client *c, struct ekp_buf *payload)
@@ -282,7 +336,7 @@ static int rsp_tx_packet(struct rsp_client *c, const char *payload, size_t len, 
 		if (err)
 			return err;
 		for (;;) {
-			err = rsp_rx_frame_x(c, &f, true, deadline);
+			err = rsp_rx_frame_exact(c, &f, deadline);
 			if (err)
 				return err;
 			if (f.kind == RSP_FRAME_ACK) {
@@ -593,8 +647,8 @@ int rsp_handshake(struct rsp_client *c, int timeout_ms, bool *was_running)
 	 * nothing), and any stop that still comes before the reply below.
 	 */
 	for (;;) {
-		err = rsp_rx_frame(c, &f, rsp_deadline(0));
-		if (err == -ETIMEDOUT)
+		err = rsp_rx_frame_x(c, &f, deadline, false);
+		if (err == -EAGAIN)
 			break;
 		if (err)
 			goto out;

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -847,7 +848,12 @@ enum peer_op {
 	P_SEND_FILE,   /* write the contents of DATA_DIR s */
 	P_SLEEP,       /* ms */
 	P_CLOSE,       /* close the connection now */
+	P_STREAM,      /* until the client hangs up, as fast as it takes them: s over and over */
+	P_STREAM_CUT,  /* same with units of STREAM_CUT bytes: s[0], then s[1..] over and over */
+	P_TRICKLE,     /* write the bytes of s one at a time, ms apart, until the client hangs up */
 };
+
+#define STREAM_CUT (512u << 10)
 
 struct peer_step {
 	enum peer_op op;
@@ -978,6 +984,53 @@ static void *peer_main(void *arg)
 			close(p->fd);
 			p->fd = -1;
 			break;
+		case P_STREAM:
+		case P_STREAM_CUT: {
+			size_t len = strlen(s->s), k;
+			size_t n = s->op == P_STREAM_CUT ? STREAM_CUT : 65536 / len * len;
+			char *unit = malloc(n);
+
+			if (!unit) {
+				snprintf(p->failed, sizeof(p->failed), "step %d: malloc", i);
+				return NULL;
+			}
+			for (k = 0; k < n; k++) {
+				if (s->op == P_STREAM)
+					unit[k] = s->s[k % len];
+				else
+					unit[k] = k ? s->s[1 + (k - 1) % (len - 1)] : s->s[0];
+			}
+			/* Big writes (the stub is faster than the client); what the client sends
+			 * (acks, nacks) is read and dropped so that it never blocks on them. Until
+			 * the client closes: EOF or EPIPE. */
+			for (;;) {
+				struct pollfd io = { .fd = p->fd, .events = POLLIN | POLLOUT };
+
+				if (poll(&io, 1, 5000) != 1)
+					break;
+				if (io.revents & POLLIN && read(p->fd, item, sizeof(item)) <= 0)
+					break;
+				if (io.revents & POLLOUT &&
+				    send(p->fd, unit, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+				    errno != EAGAIN)
+					break;
+			}
+			free(unit);
+			close(p->fd);
+			p->fd = -1;
+			break;
+		}
+		case P_TRICKLE: {
+			size_t len = strlen(s->s), off = 0;
+
+			while (send(p->fd, s->s + off, 1, MSG_NOSIGNAL) >= 0) {
+				off = (off + 1) % len;
+				usleep((useconds_t)s->ms * 1000);
+			}
+			close(p->fd);
+			p->fd = -1;
+			break;
+		}
 		case P_END:
 			break;
 		}
@@ -1405,6 +1458,140 @@ static void test_client_eof(void **state)
 	peer_finish(p, c);
 }
 
+static const char *volatile watchdog_what;
+
+static void watchdog_fired(int sig)
+{
+	static const char msg[] = "test_rsp: watchdog: a client call ignored its deadline: ";
+	const char *what = watchdog_what;
+
+	if (write(2, msg, sizeof(msg) - 1) < 0 || write(2, what, strlen(what)) < 0 ||
+	    write(2, "\n", 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+/* A call that never returns fails the program instead of hanging it. */
+static void watchdog(unsigned int seconds, const char *what)
+{
+	watchdog_what = what;
+	signal(SIGALRM, watchdog_fired);
+	alarm(seconds);
+}
+
+enum stream_call { SC_HANDSHAKE, SC_COMMAND, SC_RESUME, SC_WAIT_STOP, SC_STEP };
+
+static int stream_call(struct rsp_client *c, enum stream_call call, int timeout_ms)
+{
+	struct ekp_buf r = { 0 };
+	struct rsp_stop st;
+	int err = -EINVAL;
+
+	switch (call) {
+	case SC_HANDSHAKE:
+		err = rsp_handshake(c, timeout_ms, NULL);
+		break;
+	case SC_COMMAND:
+		err = rsp_command(c, "qfoo", &r, timeout_ms);
+		break;
+	case SC_RESUME:
+		err = rsp_resume(c, "c", timeout_ms);
+		break;
+	case SC_WAIT_STOP:
+		assert_int_equal(rsp_resume(c, "c", 2000), 0);
+		err = rsp_wait_stop(c, &st, timeout_ms);
+		break;
+	case SC_STEP:
+		err = rsp_step(c, NULL, &st, timeout_ms);
+		break;
+	}
+	ekp_buf_free(&r);
+	return err;
+}
+
+/* With P_STREAM_CUT: frames of 512 KiB cut by the next '$' before their '#'. */
+#define JUNK "$T05thread:p01.01;xyz\r\n"
+
+/*
+ * A stub that keeps sending, without ever completing what the call waits for, cannot hold
+ * the call past its deadline: every blocking call gives -ETIMEDOUT. (The client used to check
+ * the deadline only when the socket had nothing to read.) The watchdog turns a hang into a
+ * failure.
+ */
+static void test_client_deadline_stream(void **state)
+{
+	static const struct peer_step handshake[] = {
+		{ P_STREAM_CUT, JUNK, 0 }, { P_END, NULL, 0 },
+	};
+	/* Acks, over and over: each is a whole frame, none is the reply. */
+	static const struct peer_step handshake_acks[] = {
+		{ P_STREAM, "+", 0 }, { P_END, NULL, 0 },
+	};
+	static const struct peer_step cmd_ack[] = {
+		{ P_EXPECT_PKT, "qfoo#", 0 }, { P_STREAM_CUT, JUNK, 0 }, { P_END, NULL, 0 },
+	};
+	static const struct peer_step cmd_reply[] = {
+		{ P_EXPECT_PKT, "qfoo#", 0 }, { P_SEND_RAW, "+", 0 }, { P_STREAM_CUT, JUNK, 0 },
+		{ P_END, NULL, 0 },
+	};
+	/* Replies with a bad checksum, each answered with '-', forever. */
+	static const struct peer_step cmd_badsum[] = {
+		{ P_EXPECT_PKT, "qfoo#", 0 }, { P_SEND_RAW, "+", 0 }, { P_STREAM, "$OK#00", 0 },
+		{ P_END, NULL, 0 },
+	};
+	/* One byte every 2 ms. */
+	static const struct peer_step cmd_trickle[] = {
+		{ P_EXPECT_PKT, "qfoo#", 0 }, { P_SEND_RAW, "+", 0 }, { P_TRICKLE, JUNK, 2 },
+		{ P_END, NULL, 0 },
+	};
+	static const struct peer_step resume_ack[] = {
+		{ P_EXPECT_PKT, "vCont;c#", 0 }, { P_STREAM_CUT, JUNK, 0 }, { P_END, NULL, 0 },
+	};
+	static const struct peer_step stop[] = {
+		{ P_EXPECT_PKT, "vCont;c#", 0 }, { P_SEND_RAW, "+", 0 }, { P_STREAM_CUT, JUNK, 0 },
+		{ P_END, NULL, 0 },
+	};
+	/* Console output packets ('O'), forever: each is skipped, no stop comes. */
+	static const struct peer_step stop_console[] = {
+		{ P_EXPECT_PKT, "vCont;c#", 0 }, { P_SEND_RAW, "+", 0 }, { P_STREAM, "$O41#b4", 0 },
+		{ P_END, NULL, 0 },
+	};
+	static const struct peer_step step[] = {
+		{ P_EXPECT_PKT, "vCont;s#", 0 }, { P_SEND_RAW, "+", 0 }, { P_STREAM_CUT, JUNK, 0 },
+		{ P_END, NULL, 0 },
+	};
+	static const struct {
+		const char *what;
+		const struct peer_step *steps;
+		enum stream_call call;
+	} cases[] = {
+		{ "handshake, junk", handshake, SC_HANDSHAKE },
+		{ "handshake, acks", handshake_acks, SC_HANDSHAKE },
+		{ "command, waiting for the ack", cmd_ack, SC_COMMAND },
+		{ "command, waiting for the reply", cmd_reply, SC_COMMAND },
+		{ "command, bad checksums", cmd_badsum, SC_COMMAND },
+		{ "command, a byte every 2 ms", cmd_trickle, SC_COMMAND },
+		{ "resume, waiting for the ack", resume_ack, SC_RESUME },
+		{ "wait_stop, junk", stop, SC_WAIT_STOP },
+		{ "wait_stop, console output", stop_console, SC_WAIT_STOP },
+		{ "step", step, SC_STEP },
+	};
+	unsigned int i;
+
+	for (i = 0; i < EKP_ARRAY_SIZE(cases); i++) {
+		struct peer *p = peer_start(cases[i].steps);
+		struct rsp_client *c = peer_connect(p);
+		int err;
+
+		watchdog(20, cases[i].what);
+		err = stream_call(c, cases[i].call, 300);
+		if (err != -ETIMEDOUT)
+			fail_msg("%s: %d (%s), not -ETIMEDOUT", cases[i].what, err, ekp_errstr(err));
+		peer_finish(p, c);
+	}
+	alarm(0);
+}
+
 static void test_client_connect_errors(void **state)
 {
 	struct rsp_client *c;
@@ -1451,6 +1638,7 @@ int main(void)
 		cmocka_unit_test(test_client_memory_chunks),
 		cmocka_unit_test(test_client_run_states),
 		cmocka_unit_test(test_client_eof),
+		cmocka_unit_test(test_client_deadline_stream),
 		cmocka_unit_test(test_client_connect_errors),
 	};
 
