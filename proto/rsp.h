@@ -126,6 +126,12 @@ int rsp_fd(const struct rsp_client *c);
  * Sets *was_running when that stop reply came (the VM was running until we connected). */
 int rsp_handshake(struct rsp_client *c, int timeout_ms, bool *was_running);
 unsigned int rsp_packet_size(const struct rsp_client *c);
+/*
+ * Request/reply exchanges made so far: every packet the stub acknowledged and whose reply
+ * the client then waited for (handshake included; each packet of a split m/M, qXfer or
+ * thread list; a single-step once). A plain resume and an interrupt have no reply: not counted.
+ */
+uint64_t rsp_round_trips(const struct rsp_client *c);
 
 /* Send one command and wait for its reply packet. Reply payload is left in reply. */
 int rsp_command(struct rsp_client *c, const char *cmd, struct ekp_buf *reply, int timeout_ms);

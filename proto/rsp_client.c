@@ -59,6 +59,7 @@ struct rsp_client {
 	long pid;                         /* process for "D;pid" (QEMU: 1) */
 	struct rsp_thread last;           /* thread of the last stop, for rsp_step(NULL) */
 	bool has_last;
+	uint64_t round_trips;             /* see rsp_round_trips() */
 };
 
 /* ---- time ---- */
@@ -393,9 +394,10 @@ static int rsp_command_dl(struct rsp_client *c, const char *cmd, size_t len,
 	if (c->running)
 		return ekp_err(EBUSY, "rsp: target is running (any byte sent would stop it)");
 	err = rsp_tx_packet(c, cmd, len, deadline);
-	if (!err)
-		err = rsp_rx_packet(c, reply, deadline);
-	return err;
+	if (err)
+		return err;
+	c->round_trips++; /* the stub took the request: we wait for its reply */
+	return rsp_rx_packet(c, reply, deadline);
 }
 
 /* "OK" -> 0, "" -> -EOPNOTSUPP, "Exx" -> err_code, else -EPROTO. */
@@ -595,6 +597,11 @@ unsigned int rsp_packet_size(const struct rsp_client *c)
 	return c->packet_size;
 }
 
+uint64_t rsp_round_trips(const struct rsp_client *c)
+{
+	return c->round_trips;
+}
+
 /* Is this payload a stop reply (S/T)? W/X would mean the VM is gone. */
 static bool rsp_is_stop(const struct ekp_buf *r)
 {
@@ -667,6 +674,8 @@ int rsp_handshake(struct rsp_client *c, int timeout_ms, bool *was_running)
 
 	c->running = false;
 	err = rsp_tx_packet(c, qsupported, sizeof(qsupported) - 1, deadline);
+	if (!err)
+		c->round_trips++;
 	/* A slow accept on QEMU's side makes its stop reply come only now, before the reply. */
 	while (!err) {
 		err = rsp_rx_packet(c, &r, deadline);
@@ -1126,9 +1135,10 @@ int rsp_step(struct rsp_client *c, const struct rsp_thread *t, struct rsp_stop *
 		snprintf(actions, sizeof(actions), "s");
 	}
 	err = rsp_resume_dl(c, actions, deadline);
-	if (!err)
-		err = rsp_wait_stop_dl(c, stop, deadline);
-	return err;
+	if (err)
+		return err;
+	c->round_trips++; /* the step's stop reply is its reply */
+	return rsp_wait_stop_dl(c, stop, deadline);
 }
 
 int rsp_interrupt(struct rsp_client *c, int timeout_ms)

@@ -182,3 +182,8 @@ int ekp_target_read_pc(struct ekp_target *t, uint64_t *pc)
 		*pc |= (uint64_t)raw[i] << (8 * i);
 	return 0;
 }
+
+uint64_t ekp_target_round_trips(const struct ekp_target *t)
+{
+	return rsp_round_trips(t->rsp);
+}

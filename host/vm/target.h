@@ -48,5 +48,8 @@ int ekp_target_read_pc(struct ekp_target *t, uint64_t *pc);
 int ekp_target_read_mem(void *target, uint64_t addr, void *buf, size_t len);
 /* Forget cached memory: call whenever the guest ran. */
 void ekp_target_cache_reset(struct ekp_target *t);
+/* Request/reply exchanges made on the target's gdbstub connection, as the RSP client counts
+ * them (rsp_round_trips(): every packet of a split read and of the target description). */
+uint64_t ekp_target_round_trips(const struct ekp_target *t);
 
 #endif

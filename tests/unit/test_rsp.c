@@ -24,7 +24,9 @@
 
 #include <cmocka.h>
 
+#include "ekprobe/arch.h"
 #include "ekprobe/err.h"
+#include "host/vm/target.h"
 #include "proto/rsp.h"
 
 #define DATA_DIR "tests/unit/data/rsp/"
@@ -1165,37 +1167,48 @@ static void test_client_replay(void **state)
 	uint64_t rip;
 	bool was_running = true;
 
+	/* rsp_round_trips() after each call: one per request packet the stub answered. */
+	assert_int_equal(rsp_round_trips(c), 0);
 	assert_int_equal(rsp_handshake(c, 2000, &was_running), 0);
+	assert_int_equal(rsp_round_trips(c), 1);
 	assert_false(was_running);
 	assert_int_equal(rsp_packet_size(c), 0x1000);
 	assert_int_equal(rsp_read_target_desc(c, &desc, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 6); /* target.xml, i386-64bit.xml in 4 pieces */
 	assert_int_equal(desc.nr_regs, 66);
 	assert_string_equal(desc.arch, "i386:x86-64");
 	memset(reg, 0xee, sizeof(reg));
 	assert_int_equal(rsp_read_reg(c, 16, reg, sizeof(reg), 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 7);
 	memcpy(&rip, reg, 8);
 	assert_true(rip == 0xfff0);
 	assert_memory_equal(reg + 8, "\0\0\0\0\0\0\0\0", 8); /* rest of buf zeroed */
 	assert_int_equal(rsp_list_threads(c, &th, &nth, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 10); /* qfThreadInfo, qsThreadInfo twice */
 	assert_int_equal(nth, 2);
 	assert_int_equal(th[0].pid, 1);
 	assert_int_equal(th[0].tid, 1);
 	assert_int_equal(th[1].tid, 2);
 	free(th);
 	assert_int_equal(rsp_read_mem(c, 0xffffffff81000000ull, mem, 16, 2000), -EFAULT);
+	assert_int_equal(rsp_round_trips(c), 11); /* an error reply is still a reply */
 	assert_int_equal(rsp_insert_break(c, 0, 0x1000000, 1, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 12);
 	assert_int_equal(rsp_resume(c, "c", 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 12); /* a resume has no reply */
 	assert_int_equal(st.kind, 'T');
 	assert_int_equal(st.signal, 5);
 	assert_int_equal(st.thread.tid, 1);
 	assert_int_equal(rsp_read_all_regs(c, &g, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 13);
 	assert_int_equal(g.len, 608);
 	memcpy(&rip, g.data + rsp_target_desc_g_offset(&desc, 16), 8);
 	assert_true(rip == 0x1000000);
 	assert_int_equal(rsp_read_mem(c, 0x1000000, mem, 16, 2000), 0);
 	assert_memory_equal(mem, "\x48\x8d\x25", 3);
 	assert_int_equal(rsp_remove_break(c, 0, 0x1000000, 1, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 15);
 	ekp_buf_free(&g);
 	rsp_target_desc_free(&desc);
 	peer_finish(p, c);
@@ -1294,12 +1307,17 @@ static void test_client_retransmit(void **state)
 	assert_int_equal(rsp_handshake(c, 2000, NULL), 0);
 	assert_int_equal(rsp_packet_size(c), 256);
 	assert_int_equal(rsp_select_thread(c, &t, 2000), 0);
+	/* Sent three times, answered once: one round trip. */
+	assert_int_equal(rsp_round_trips(c), 2);
 	assert_int_equal(rsp_command_ok(c, "qfoo", 2000), -EPROTO);
 	assert_true(strstr(ekp_errmsg(), "rejected") != NULL);
+	/* Never taken by the stub, so never answered: none. */
+	assert_int_equal(rsp_round_trips(c), 2);
 	assert_int_equal(rsp_command_ok(c, "qbar", 2000), -EIO);
 	assert_true(strstr(ekp_errmsg(), "E22") != NULL);
 	assert_int_equal(rsp_command_ok(c, "qbaz", 2000), -EOPNOTSUPP);
 	assert_int_equal(rsp_command_ok(c, "qqux", 2000), -EPROTO);
+	assert_int_equal(rsp_round_trips(c), 5);
 	peer_finish(p, c);
 }
 
@@ -1362,6 +1380,7 @@ static void test_client_memory_chunks(void **state)
 	c = peer_connect(p);
 	assert_int_equal(rsp_handshake(c, 2000, NULL), 0);
 	assert_int_equal(rsp_read_mem(c, 0x1000, buf, sizeof(buf), 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 1 + 4); /* one per m packet */
 	for (i = 0; i < 120; i++)
 		assert_int_equal(buf[i], 0xaa);
 	for (; i < 180; i++)
@@ -1373,9 +1392,11 @@ static void test_client_memory_chunks(void **state)
 	memset(wb, 0x5a, sizeof(wb));
 	assert_int_equal(rsp_write_mem(c, 0x2000, wb, sizeof(wb), 2000), -EFAULT);
 	assert_true(strstr(ekp_errmsg(), "0x2060") != NULL);
+	assert_int_equal(rsp_round_trips(c), 5 + 2); /* one per M packet */
 	assert_int_equal(rsp_read_mem(c, 0, buf, 1, 2000), -EPROTO);
 	/* Wrapping ranges never reach the wire. */
 	assert_int_equal(rsp_read_mem(c, UINT64_MAX, buf, 2, 2000), -EINVAL);
+	assert_int_equal(rsp_round_trips(c), 7 + 1);
 	peer_finish(p, c);
 }
 
@@ -1422,18 +1443,89 @@ static void test_client_run_states(void **state)
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), 0);
 	assert_int_equal(st.kind, 'T');
 	assert_int_equal(st.thread.tid, 2);
+	/* The handshake only: resumes, refused commands and console output are no exchange. */
+	assert_int_equal(rsp_round_trips(c), 1);
 	/* NULL: the thread of the last stop (p1.2). */
 	assert_int_equal(rsp_step(c, NULL, &st, 2000), 0);
 	assert_int_equal(st.signal, 5);
+	assert_int_equal(rsp_round_trips(c), 2); /* a step is one */
 	assert_int_equal(rsp_resume(c, "c", 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 50), -ETIMEDOUT);
 	assert_int_equal(rsp_interrupt(c, 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), 0);
 	assert_int_equal(st.signal, 2);
+	assert_int_equal(rsp_round_trips(c), 2); /* an interrupt is none */
 	assert_int_equal(rsp_resume(c, "", 2000), -EINVAL);
 	assert_int_equal(rsp_resume(c, "c#00", 2000), -EINVAL);
 	assert_int_equal(rsp_detach(c, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 3);
 	ekp_buf_free(&r);
+	peer_finish(p, c);
+}
+
+/* ekp_target_round_trips(): the exchanges on the wire, not the calls made. */
+static void test_target_round_trips(void **state)
+{
+	static char m80[257];
+	static const struct peer_step s[] = {
+		{ P_EXPECT_PKT, QSUP, 0 },
+		{ P_SEND_FILE, "qsupported.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "qXfer:features:read:target.xml:0,", 0 },
+		{ P_SEND_FILE, "qxfer-target.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "qXfer:features:read:i386-64bit.xml:0,", 0 },
+		{ P_SEND_FILE, "qxfer-i386-64bit-0.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "qXfer:features:read:i386-64bit.xml:7fd,", 0 },
+		{ P_SEND_FILE, "qxfer-i386-64bit-1.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "qXfer:features:read:i386-64bit.xml:ffa,", 0 },
+		{ P_SEND_FILE, "qxfer-i386-64bit-2.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "qXfer:features:read:i386-64bit.xml:17f7,", 0 },
+		{ P_SEND_FILE, "qxfer-i386-64bit-3.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "g#", 0 },
+		{ P_SEND_FILE, "g-startup64.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "p10#", 0 },
+		{ P_SEND_FILE, "p10-reset.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		/* The target reads memory a cache line (128 bytes) at a time. */
+		{ P_EXPECT_PKT, "m1000000,80#", 0 },
+		{ P_SEND_RAW, "+", 0 },
+		{ P_SEND_PKT, m80, 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_END, NULL, 0 },
+	};
+	struct ekp_target t;
+	struct ekp_regs regs;
+	struct peer *p;
+	struct rsp_client *c;
+	uint64_t pc;
+	uint8_t b[4];
+
+	memset(m80, 0, sizeof(m80));
+	memcpy(m80, "488d25", 6);
+	memset(m80 + 6, '0', 250);
+	p = peer_start(s);
+	c = peer_connect(p);
+	assert_int_equal(rsp_handshake(c, 2000, NULL), 0);
+	assert_int_equal(ekp_target_init(&t, c, &ekp_arch_x86_64, 2000), 0);
+	assert_int_equal(ekp_target_round_trips(&t), 1 + 5);
+	assert_int_equal(ekp_target_read_regs(&t, &regs), 0);
+	assert_true(regs.val[ekp_arch_x86_64.pc_reg] == 0x1000000);
+	assert_int_equal(ekp_target_round_trips(&t), 7);
+	assert_int_equal(ekp_target_read_pc(&t, &pc), 0);
+	assert_int_equal(ekp_target_round_trips(&t), 8);
+	/* Two reads in one line: one exchange. */
+	assert_int_equal(ekp_target_read_mem(&t, 0x1000000, b, 3), 0);
+	assert_memory_equal(b, "\x48\x8d\x25", 3);
+	assert_int_equal(ekp_target_read_mem(&t, 0x1000001, b, 2), 0);
+	assert_int_equal(ekp_target_round_trips(&t), 9);
+	assert_int_equal(ekp_target_round_trips(&t), rsp_round_trips(c));
+	ekp_target_fini(&t);
 	peer_finish(p, c);
 }
 
@@ -1637,6 +1729,7 @@ int main(void)
 		cmocka_unit_test(test_client_retransmit),
 		cmocka_unit_test(test_client_memory_chunks),
 		cmocka_unit_test(test_client_run_states),
+		cmocka_unit_test(test_target_round_trips),
 		cmocka_unit_test(test_client_eof),
 		cmocka_unit_test(test_client_deadline_stream),
 		cmocka_unit_test(test_client_connect_errors),
