@@ -160,6 +160,9 @@ int rsp_insert_break(struct rsp_client *c, int type, uint64_t addr, unsigned int
 		     int timeout_ms);
 int rsp_remove_break(struct rsp_client *c, int type, uint64_t addr, unsigned int kind,
 		     int timeout_ms);
+/* QEMU's Qqemu.PhyMemMode: m/M then use guest physical addresses (physical) or virtual ones
+ * (the default). Breakpoints are not affected. -EOPNOTSUPP when the stub is not QEMU. */
+int rsp_set_phys_mem_mode(struct rsp_client *c, bool physical, int timeout_ms);
 /* qfThreadInfo/qsThreadInfo. Caller frees *threads. */
 int rsp_list_threads(struct rsp_client *c, struct rsp_thread **threads, unsigned int *nr,
 		     int timeout_ms);

@@ -990,6 +990,13 @@ int rsp_remove_break(struct rsp_client *c, int type, uint64_t addr, unsigned int
 	return rsp_break(c, 'z', type, addr, kind, timeout_ms);
 }
 
+int rsp_set_phys_mem_mode(struct rsp_client *c, bool physical, int timeout_ms)
+{
+	const char *cmd = physical ? "Qqemu.PhyMemMode:1" : "Qqemu.PhyMemMode:0";
+
+	return rsp_command_ok_dl(c, cmd, strlen(cmd), EIO, rsp_deadline(timeout_ms));
+}
+
 int rsp_list_threads(struct rsp_client *c, struct rsp_thread **threads, unsigned int *nr,
 		     int timeout_ms)
 {

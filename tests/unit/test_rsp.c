@@ -1463,6 +1463,39 @@ static void test_client_run_states(void **state)
 	peer_finish(p, c);
 }
 
+/* Qqemu.PhyMemMode: exactly these packets; OK, or what a stub that is not QEMU says. */
+static void test_client_phys_mem_mode(void **state)
+{
+	static const struct peer_step s[] = {
+		{ P_EXPECT_PKT, "Qqemu.PhyMemMode:1#", 0 },
+		{ P_SEND_RAW, "+", 0 },
+		{ P_SEND_PKT, "OK", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "Qqemu.PhyMemMode:0#", 0 },
+		{ P_SEND_RAW, "+", 0 },
+		{ P_SEND_PKT, "OK", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "Qqemu.PhyMemMode:1#", 0 },
+		{ P_SEND_RAW, "+$#00", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "Qqemu.PhyMemMode:1#", 0 },
+		{ P_SEND_RAW, "+", 0 },
+		{ P_SEND_PKT, "E01", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_END, NULL, 0 },
+	};
+	struct peer *p = peer_start(s);
+	struct rsp_client *c = peer_connect(p);
+
+	assert_int_equal(rsp_set_phys_mem_mode(c, true, 2000), 0);
+	assert_int_equal(rsp_set_phys_mem_mode(c, false, 2000), 0);
+	assert_int_equal(rsp_set_phys_mem_mode(c, true, 2000), -EOPNOTSUPP);
+	assert_int_equal(rsp_set_phys_mem_mode(c, true, 2000), -EIO);
+	assert_true(strstr(ekp_errmsg(), "E01") != NULL);
+	assert_int_equal(rsp_round_trips(c), 4);
+	peer_finish(p, c);
+}
+
 /* ekp_target_round_trips(): the exchanges on the wire, not the calls made. */
 static void test_target_round_trips(void **state)
 {
@@ -1729,6 +1762,7 @@ int main(void)
 		cmocka_unit_test(test_client_retransmit),
 		cmocka_unit_test(test_client_memory_chunks),
 		cmocka_unit_test(test_client_run_states),
+		cmocka_unit_test(test_client_phys_mem_mode),
 		cmocka_unit_test(test_target_round_trips),
 		cmocka_unit_test(test_client_eof),
 		cmocka_unit_test(test_client_deadline_stream),

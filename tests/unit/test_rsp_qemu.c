@@ -340,6 +340,29 @@ static void test_qemu_cpu_select_and_detach(void **state)
 	assert_true(st.thread.pid == 1 && st.thread.tid == 1);
 	assert_true(reg_g(&vm, "rip") == start_kernel);
 	assert_true(reg_p(&vm, "rip") == start_kernel);
+
+	/*
+	 * Qqemu.PhyMemMode: m then reads guest physical memory. start_kernel's code is at its
+	 * virtual address minus __START_KERNEL_map (nokaslr: phys_base 0). That address is not
+	 * mapped by then (x86_64_start_kernel dropped the early identity map), and start_kernel's
+	 * virtual address taken as physical (far above RAM) holds something else.
+	 */
+	{
+		uint64_t phys = start_kernel - 0xffffffff80000000ull;
+		uint8_t virt_code[16], phys_code[16], other[16];
+
+		assert_int_equal(rsp_read_mem(vm.c, start_kernel, virt_code, 16, T_MS), 0);
+		assert_int_equal(rsp_read_mem(vm.c, phys, other, 16, T_MS), -EFAULT);
+		assert_int_equal(rsp_set_phys_mem_mode(vm.c, true, T_MS), 0);
+		assert_int_equal(rsp_read_mem(vm.c, phys, phys_code, 16, T_MS), 0);
+		assert_memory_equal(phys_code, virt_code, 16);
+		/* QEMU fact: physical reads never fail (unbacked memory reads as some filler). */
+		assert_int_equal(rsp_read_mem(vm.c, start_kernel, other, 16, T_MS), 0);
+		assert_memory_not_equal(other, virt_code, 16);
+		assert_int_equal(rsp_set_phys_mem_mode(vm.c, false, T_MS), 0);
+		assert_int_equal(rsp_read_mem(vm.c, start_kernel, other, 16, T_MS), 0);
+		assert_memory_equal(other, virt_code, 16);
+	}
 	assert_int_equal(rsp_remove_break(vm.c, 0, start_kernel, 1, T_MS), 0);
 
 	/* QEMU fact: closing the connection without 'D' leaves the VM stopped. */
