@@ -187,7 +187,10 @@ static int launch(struct session *s)
 	if (!prelaunch)
 		return ekp_err(EPROTO, "QEMU is not holding the guest before its first instruction "
 			       "(status is not prelaunch)");
-	snprintf(vm.path, sizeof(vm.path), "%s", s->qemu.gdb_path);
+	if (strlen(s->qemu.gdb_path) >= sizeof(vm.path))
+		return ekp_err(ENAMETOOLONG, "the gdbstub socket path %s is too long",
+			       s->qemu.gdb_path);
+	memcpy(vm.path, s->qemu.gdb_path, strlen(s->qemu.gdb_path) + 1);
 	err = connect_vm(s, &vm);
 	/* Both connections are up: the sockets and their directory can go now, so that nothing
 	 * is left behind whatever happens to ekprobe-host later. */
@@ -640,7 +643,7 @@ int ekp_session_run(const struct ekp_session_config *cfg)
 
 		snprintf(why, sizeof(why), "%s", ekp_errstr(err));
 		remove_probes_after_error(&s);
-		snprintf(s.end, sizeof(s.end), "error: %s", why);
+		snprintf(s.end, sizeof(s.end), "error: %.*s", (int)sizeof(s.end) - 8, why);
 		ekp_err(err, "%s", why);
 	}
 	if (s.t_start && !s.t_end)

@@ -29,9 +29,19 @@ struct rsp_frame {
 	struct ekp_buf payload; /* unescaped and run-length expanded */
 };
 
-/* Incremental decoder: feed any chunks, take frames out as they complete. */
+/*
+ * Incremental decoder: feed any chunks, take frames out as they complete. Linear: every byte
+ * fed is examined once, however it is split (a state machine that remembers where it is).
+ * Fields are private to rsp_frame.c.
+ */
 struct rsp_decoder {
-	struct ekp_buf in;
+	struct ekp_buf in;  /* bytes fed; those before head are consumed */
+	size_t head;        /* start of the frame being decoded, else of what is not examined */
+	size_t pos;         /* next byte to examine */
+	size_t hash;        /* the frame's '#', as an offset from head */
+	unsigned int sum;   /* checksum of the frame's bytes examined so far */
+	int state;
+	uint64_t work;      /* see rsp_decoder_work() */
 };
 
 void rsp_decoder_init(struct rsp_decoder *d);
@@ -41,6 +51,12 @@ int rsp_decoder_feed(struct rsp_decoder *d, const void *data, size_t len);
  * that cannot be resynchronised (e.g. an over-long packet). Caller frees out->payload.
  * After -EPROTO the bad frame is gone: calling again continues with what follows. */
 int rsp_decoder_next(struct rsp_decoder *d, struct rsp_frame *out);
+/*
+ * Work done since init: bytes examined + bytes unpacked into payloads + bytes moved to reuse
+ * buffer space. Each of the three is at most the number of bytes fed, so this never exceeds
+ * 3 x the bytes fed (tests and the fuzzer check it: a decoder that rescans would not hold).
+ */
+uint64_t rsp_decoder_work(const struct rsp_decoder *d);
 
 /* Append "$<escaped payload>#cs" to out. */
 int rsp_encode_packet(struct ekp_buf *out, const void *payload, size_t len);
@@ -93,6 +109,10 @@ long rsp_target_desc_g_offset(const struct rsp_target_desc *desc, unsigned int r
 
 /* ---- client (blocking, over a connected stream socket) ---- */
 
+/*
+ * Every call that takes timeout_ms finishes within it (timeout_ms < 0: no limit), including
+ * when the stub keeps sending bytes that never complete what the call waits for: -ETIMEDOUT.
+ */
 struct rsp_client;
 
 int rsp_connect_unix(const char *path, int timeout_ms, struct rsp_client **out);
@@ -106,6 +126,12 @@ int rsp_fd(const struct rsp_client *c);
  * Sets *was_running when that stop reply came (the VM was running until we connected). */
 int rsp_handshake(struct rsp_client *c, int timeout_ms, bool *was_running);
 unsigned int rsp_packet_size(const struct rsp_client *c);
+/*
+ * Request/reply exchanges made so far: every packet the stub acknowledged and whose reply
+ * the client then waited for (handshake included; each packet of a split m/M, qXfer or
+ * thread list; a single-step once). A plain resume and an interrupt have no reply: not counted.
+ */
+uint64_t rsp_round_trips(const struct rsp_client *c);
 
 /* Send one command and wait for its reply packet. Reply payload is left in reply. */
 int rsp_command(struct rsp_client *c, const char *cmd, struct ekp_buf *reply, int timeout_ms);
@@ -134,12 +160,16 @@ int rsp_insert_break(struct rsp_client *c, int type, uint64_t addr, unsigned int
 		     int timeout_ms);
 int rsp_remove_break(struct rsp_client *c, int type, uint64_t addr, unsigned int kind,
 		     int timeout_ms);
+/* QEMU's Qqemu.PhyMemMode: m/M then use guest physical addresses (physical) or virtual ones
+ * (the default). Breakpoints are not affected. -EOPNOTSUPP when the stub is not QEMU. */
+int rsp_set_phys_mem_mode(struct rsp_client *c, bool physical, int timeout_ms);
 /* qfThreadInfo/qsThreadInfo. Caller frees *threads. */
 int rsp_list_threads(struct rsp_client *c, struct rsp_thread **threads, unsigned int *nr,
 		     int timeout_ms);
 
-/* Resume: sends "vCont;<actions>" (e.g. "c", "s:p1.2;c") and returns without waiting. */
-int rsp_resume(struct rsp_client *c, const char *actions);
+/* Resume: sends "vCont;<actions>" (e.g. "c", "s:p1.2;c") and returns once the stub acked it,
+ * without waiting for the stop. */
+int rsp_resume(struct rsp_client *c, const char *actions, int timeout_ms);
 /* Wait for the stop reply after a resume. -ETIMEDOUT, -EPIPE on EOF (QEMU exited). 'O'
  * console-output packets are skipped. timeout_ms < 0 waits forever. */
 int rsp_wait_stop(struct rsp_client *c, struct rsp_stop *stop, int timeout_ms);
@@ -148,7 +178,7 @@ int rsp_wait_stop(struct rsp_client *c, struct rsp_stop *stop, int timeout_ms);
 int rsp_step(struct rsp_client *c, const struct rsp_thread *t, struct rsp_stop *stop,
 	     int timeout_ms);
 /* Ask a running target to stop (sends 0x03); the stop reply comes through rsp_wait_stop. */
-int rsp_interrupt(struct rsp_client *c);
+int rsp_interrupt(struct rsp_client *c, int timeout_ms);
 /* D: detach (QEMU removes all breakpoints and resumes). */
 int rsp_detach(struct rsp_client *c, int timeout_ms);
 

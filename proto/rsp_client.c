@@ -10,11 +10,15 @@
  * - While the VM runs (after rsp_resume, until rsp_wait_stop returns a stop), every byte we
  *   send stops it, so commands are refused with -EBUSY; only rsp_interrupt may write.
  * - Never sends '?': in QEMU it deletes every breakpoint.
- * - Acks are read one byte at a time, so after rsp_resume nothing of a later stop reply sits
- *   in our buffers: poll() on rsp_fd() is a reliable "a stop is coming" signal.
+ * - Reads take what the socket has, except while waiting for an ack: then the client peeks
+ *   and takes bytes off the socket only up to the end of the ack, so after rsp_resume nothing
+ *   of a later stop reply sits in our buffers: poll() on rsp_fd() is a reliable "a stop is
+ *   coming" signal.
  *
- * Timeouts are per call and cover the whole call (several round trips for qXfer, m, M).
- * The socket is non-blocking; reads and writes wait in poll().
+ * Timeouts are per call and cover the whole call (several round trips for qXfer, m, M). The
+ * deadline is checked before every read and every wait, so a stub that keeps sending bytes
+ * without completing what we wait for cannot hold a call past it. The socket is non-blocking;
+ * reads and writes wait in poll().
  */
 #include <errno.h>
 #include <limits.h>
@@ -41,7 +45,7 @@
 #define RSP_MAX_DOC          (1u << 20) /* one target description document */
 #define RSP_MAX_DOCS         32u
 #define RSP_MAX_THREADS      4096u
-#define RSP_RESUME_ACK_MS    5000  /* rsp_resume/rsp_interrupt have no timeout argument */
+#define RSP_RX_CHUNK         16384 /* bytes taken off the socket per read */
 
 struct rsp_client {
 	int fd;
@@ -55,6 +59,7 @@ struct rsp_client {
 	long pid;                         /* process for "D;pid" (QEMU: 1) */
 	struct rsp_thread last;           /* thread of the last stop, for rsp_step(NULL) */
 	bool has_last;
+	uint64_t round_trips;             /* see rsp_round_trips() */
 };
 
 /* ---- time ---- */
@@ -96,12 +101,20 @@ static void rsp_sleep_ms(int ms)
 
 /* ---- raw I/O ---- */
 
+static bool rsp_expired(int64_t deadline)
+{
+	return deadline >= 0 && rsp_now_ms() >= deadline;
+}
+
+/* Wait for events until the deadline: 0, or -ETIMEDOUT (the deadline may already be past). */
 static int rsp_wait_fd(struct rsp_client *c, short events, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = events };
 	int r;
 
 	for (;;) {
+		if (rsp_expired(deadline))
+			return -ETIMEDOUT;
 		r = poll(&pfd, 1, rsp_left(deadline));
 		if (r > 0)
 			return 0;
@@ -143,21 +156,22 @@ static int rsp_write_all(struct rsp_client *c, const void *data, size_t len, int
 }
 
 /*
- * Read what is available (waiting until the deadline for the first byte) into the decoder,
- * at most max bytes.
+ * recv() what the socket has (flags: 0 or MSG_PEEK), up to size bytes: the count, or an
+ * error. The deadline is checked before every attempt, so a stub that keeps sending never
+ * extends it. wait = false: -EAGAIN (no reason recorded) when nothing is there now.
  */
-static int rsp_read_some(struct rsp_client *c, size_t max, int64_t deadline)
+static ssize_t rsp_recv(struct rsp_client *c, void *buf, size_t size, int flags,
+			int64_t deadline, bool wait)
 {
-	char buf[16384];
 	ssize_t n;
 	int err;
 
-	if (max > sizeof(buf))
-		max = sizeof(buf);
 	for (;;) {
-		n = read(c->fd, buf, max);
+		if (rsp_expired(deadline))
+			return ekp_err(ETIMEDOUT, "rsp: timed out waiting for the gdbstub");
+		n = recv(c->fd, buf, size, flags);
 		if (n > 0)
-			return rsp_decoder_feed(&c->dec, buf, (size_t)n);
+			return n;
 		if (n == 0)
 			return ekp_err(EPIPE, "rsp: gdbstub closed the connection");
 		if (errno == EINTR)
@@ -166,6 +180,8 @@ static int rsp_read_some(struct rsp_client *c, size_t max, int64_t deadline)
 			return ekp_err(EPIPE, "rsp: gdbstub reset the connection");
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return ekp_err(errno, "rsp: read: %s", strerror(errno));
+		if (!wait)
+			return -EAGAIN;
 		err = rsp_wait_fd(c, POLLIN, deadline);
 		if (err == -ETIMEDOUT)
 			return ekp_err(ETIMEDOUT, "rsp: timed out waiting for the gdbstub");
@@ -180,22 +196,24 @@ static int rsp_send_byte(struct rsp_client *c, char ch, int64_t deadline)
 }
 
 /*
- * Next frame off the wire. out->payload must be freed by the caller. bytewise: read one byte
- * at a time, so that nothing after the frame is taken off the socket (used for acks: after
- * rsp_resume, poll() on the socket then tells whether a stop reply is coming).
+ * Next frame off the wire, taking what the socket has. out->payload must be freed by the
+ * caller. wait = false: -EAGAIN once nothing more is there.
  */
-static int rsp_rx_frame_x(struct rsp_client *c, struct rsp_frame *out, bool bytewise,
-			  int64_t deadline)
+static int rsp_rx_frame_x(struct rsp_client *c, struct rsp_frame *out, int64_t deadline,
+			  bool wait)
 {
+	char buf[RSP_RX_CHUNK];
+	ssize_t n;
 	int r;
 
 	for (;;) {
 		r = rsp_decoder_next(&c->dec, out);
-		if (r < 0)
-			return r;
-		if (r == 1)
-			return 0;
-		r = rsp_read_some(c, bytewise ? 1 : SIZE_MAX, deadline);
+		if (r)
+			return r < 0 ? r : 0;
+		n = rsp_recv(c, buf, sizeof(buf), 0, deadline, wait);
+		if (n < 0)
+			return (int)n;
+		r = rsp_decoder_feed(&c->dec, buf, (size_t)n);
 		if (r)
 			return r;
 	}
@@ -203,7 +221,43 @@ static int rsp_rx_frame_x(struct rsp_client *c, struct rsp_frame *out, bool byte
 
 static int rsp_rx_frame(struct rsp_client *c, struct rsp_frame *out, int64_t deadline)
 {
-	return rsp_rx_frame_x(c, out, false, deadline);
+	return rsp_rx_frame_x(c, out, deadline, true);
+}
+
+/*
+ * Next frame off the wire, taking no byte after it off the socket (for acks: after
+ * rsp_resume, poll() on the socket then tells whether a stop reply is coming). Peeks at what
+ * the socket has, decodes up to the end of the first frame, and takes exactly that much.
+ */
+static int rsp_rx_frame_exact(struct rsp_client *c, struct rsp_frame *out, int64_t deadline)
+{
+	char buf[RSP_RX_CHUNK];
+	ssize_t n, used;
+	int r;
+
+	for (;;) {
+		r = rsp_decoder_next(&c->dec, out);
+		if (r)
+			return r < 0 ? r : 0;
+		n = rsp_recv(c, buf, sizeof(buf), MSG_PEEK, deadline, true);
+		if (n < 0)
+			return (int)n;
+		/* One byte at a time into the decoder (from memory: it is linear) until a frame
+		 * ends or an error; then consume exactly those bytes from the socket. */
+		for (used = 0, r = 0; used < n && !r;) {
+			r = rsp_decoder_feed(&c->dec, buf + used++, 1);
+			if (!r)
+				r = rsp_decoder_next(&c->dec, out);
+		}
+		if (recv(c->fd, buf, (size_t)used, 0) != used) {
+			if (r == 1)
+				ekp_buf_free(&out->payload);
+			return ekp_err(EIO, "rsp: lost bytes taking %zd peeked bytes off the socket",
+				       used);
+		}
+		if (r)
+			return r < 0 ? r : 0;
+	}
 }
 
 static int rsp_enqueue(struct rsp_client *c, struct ekp_buf *payload)
@@ -283,7 +337,7 @@ static int rsp_tx_packet(struct rsp_client *c, const char *payload, size_t len, 
 		if (err)
 			return err;
 		for (;;) {
-			err = rsp_rx_frame_x(c, &f, true, deadline);
+			err = rsp_rx_frame_exact(c, &f, deadline);
 			if (err)
 				return err;
 			if (f.kind == RSP_FRAME_ACK) {
@@ -340,9 +394,10 @@ static int rsp_command_dl(struct rsp_client *c, const char *cmd, size_t len,
 	if (c->running)
 		return ekp_err(EBUSY, "rsp: target is running (any byte sent would stop it)");
 	err = rsp_tx_packet(c, cmd, len, deadline);
-	if (!err)
-		err = rsp_rx_packet(c, reply, deadline);
-	return err;
+	if (err)
+		return err;
+	c->round_trips++; /* the stub took the request: we wait for its reply */
+	return rsp_rx_packet(c, reply, deadline);
 }
 
 /* "OK" -> 0, "" -> -EOPNOTSUPP, "Exx" -> err_code, else -EPROTO. */
@@ -542,6 +597,11 @@ unsigned int rsp_packet_size(const struct rsp_client *c)
 	return c->packet_size;
 }
 
+uint64_t rsp_round_trips(const struct rsp_client *c)
+{
+	return c->round_trips;
+}
+
 /* Is this payload a stop reply (S/T)? W/X would mean the VM is gone. */
 static bool rsp_is_stop(const struct ekp_buf *r)
 {
@@ -594,8 +654,8 @@ int rsp_handshake(struct rsp_client *c, int timeout_ms, bool *was_running)
 	 * nothing), and any stop that still comes before the reply below.
 	 */
 	for (;;) {
-		err = rsp_rx_frame(c, &f, rsp_deadline(0));
-		if (err == -ETIMEDOUT)
+		err = rsp_rx_frame_x(c, &f, deadline, false);
+		if (err == -EAGAIN)
 			break;
 		if (err)
 			goto out;
@@ -614,6 +674,8 @@ int rsp_handshake(struct rsp_client *c, int timeout_ms, bool *was_running)
 
 	c->running = false;
 	err = rsp_tx_packet(c, qsupported, sizeof(qsupported) - 1, deadline);
+	if (!err)
+		c->round_trips++;
 	/* A slow accept on QEMU's side makes its stop reply come only now, before the reply. */
 	while (!err) {
 		err = rsp_rx_packet(c, &r, deadline);
@@ -928,6 +990,13 @@ int rsp_remove_break(struct rsp_client *c, int type, uint64_t addr, unsigned int
 	return rsp_break(c, 'z', type, addr, kind, timeout_ms);
 }
 
+int rsp_set_phys_mem_mode(struct rsp_client *c, bool physical, int timeout_ms)
+{
+	const char *cmd = physical ? "Qqemu.PhyMemMode:1" : "Qqemu.PhyMemMode:0";
+
+	return rsp_command_ok_dl(c, cmd, strlen(cmd), EIO, rsp_deadline(timeout_ms));
+}
+
 int rsp_list_threads(struct rsp_client *c, struct rsp_thread **threads, unsigned int *nr,
 		     int timeout_ms)
 {
@@ -1019,9 +1088,9 @@ static int rsp_resume_dl(struct rsp_client *c, const char *actions, int64_t dead
 	return err;
 }
 
-int rsp_resume(struct rsp_client *c, const char *actions)
+int rsp_resume(struct rsp_client *c, const char *actions, int timeout_ms)
 {
-	return rsp_resume_dl(c, actions, rsp_deadline(RSP_RESUME_ACK_MS));
+	return rsp_resume_dl(c, actions, rsp_deadline(timeout_ms));
 }
 
 static int rsp_wait_stop_dl(struct rsp_client *c, struct rsp_stop *stop, int64_t deadline)
@@ -1073,14 +1142,15 @@ int rsp_step(struct rsp_client *c, const struct rsp_thread *t, struct rsp_stop *
 		snprintf(actions, sizeof(actions), "s");
 	}
 	err = rsp_resume_dl(c, actions, deadline);
-	if (!err)
-		err = rsp_wait_stop_dl(c, stop, deadline);
-	return err;
+	if (err)
+		return err;
+	c->round_trips++; /* the step's stop reply is its reply */
+	return rsp_wait_stop_dl(c, stop, deadline);
 }
 
-int rsp_interrupt(struct rsp_client *c)
+int rsp_interrupt(struct rsp_client *c, int timeout_ms)
 {
-	return rsp_send_byte(c, 0x03, rsp_deadline(RSP_RESUME_ACK_MS));
+	return rsp_send_byte(c, 0x03, rsp_deadline(timeout_ms));
 }
 
 int rsp_detach(struct rsp_client *c, int timeout_ms)

@@ -51,6 +51,9 @@ int ekp_target_read_pc(struct ekp_target *t, uint64_t *pc);
 int ekp_target_read_mem(void *target, uint64_t addr, void *buf, size_t len);
 /* Forget cached memory and the PC: call whenever the guest ran. */
 void ekp_target_cache_reset(struct ekp_target *t);
+/* Request/reply exchanges made on the target's gdbstub connection, as the RSP client counts
+ * them (rsp_round_trips(): every packet of a split read and of the target description). */
+uint64_t ekp_target_round_trips(const struct ekp_target *t);
 
 /* Breakpoints held by QEMU (Z0/z0) at a virtual address (or physical, in QEMU's TCG: matched
  * against the PC). */
@@ -69,7 +72,5 @@ int ekp_target_write_phys(struct ekp_target *t, uint64_t pa, const void *buf, si
 int ekp_target_step_off(struct ekp_target *t, const struct rsp_stop *stop);
 /* Let the whole VM run. */
 int ekp_target_resume(struct ekp_target *t);
-/* Request/reply exchanges made with the gdbstub so far. */
-uint64_t ekp_target_round_trips(const struct ekp_target *t);
 
 #endif

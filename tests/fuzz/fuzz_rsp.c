@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer target for the pure RSP code: frame decoder (fed in input-dependent pieces),
- * encoder round trip, stop replies, thread ids, target description XML. Every decoded packet
- * also goes through the reply parsers, as the client would do with it.
+ * libFuzzer target for the pure RSP code: frame decoder (fed in input-dependent pieces; its
+ * work must stay linear in the bytes fed), encoder round trip, stop replies, thread ids,
+ * target description XML. Every decoded packet also goes through the reply parsers, as the
+ * client would do with it.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -85,6 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			ekp_buf_free(&f.payload);
 		}
+		if (rsp_decoder_work(&d) > 3 * (uint64_t)off)
+			__builtin_trap(); /* not linear: see rsp_decoder_work() */
 	}
 	rsp_decoder_free(&d);
 

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +24,9 @@
 
 #include <cmocka.h>
 
+#include "ekprobe/arch.h"
 #include "ekprobe/err.h"
+#include "host/vm/target.h"
 #include "proto/rsp.h"
 
 #define DATA_DIR "tests/unit/data/rsp/"
@@ -321,6 +324,88 @@ static void test_frame_overlong(void **state)
 	expect_frame(&d, RSP_FRAME_PACKET, "OK", 2);
 	rsp_decoder_free(&d);
 	free(big);
+}
+
+/* Deterministic pseudo-random numbers (xorshift64). */
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Take every frame out; count the dropped (over-long) ones. */
+static void drain(struct rsp_decoder *d, int *dropped)
+{
+	struct rsp_frame f;
+	int r;
+
+	while ((r = next(d, &f)) != 0) {
+		if (r < 0) {
+			assert_int_equal(r, -EPROTO);
+			(*dropped)++;
+			continue;
+		}
+		ekp_buf_free(&f.payload);
+	}
+}
+
+/*
+ * A stub streaming megabytes without '#' costs the decoder what it sends, however the bytes
+ * are cut: rsp_decoder_work() (bytes examined + unpacked + moved) stays within 3x the bytes
+ * fed after every chunk. A decoder that rescans its buffer for '#' on every chunk does
+ * O(frame^2) work: it fails here on its first few bytes.
+ */
+static void test_frame_linear(void **state)
+{
+	const size_t one_byte = 5u << 19, random_sizes = 8u << 20; /* 2.5 MiB, 8 MiB */
+	struct rsp_decoder d;
+	uint64_t x = 0x9e3779b97f4a7c15ull, fed = 0;
+	unsigned char *junk = malloc(random_sizes);
+	int dropped = 0;
+	size_t i, n;
+
+	assert_non_null(junk);
+	/* No '#' (nothing ever ends) and no '$' (nothing restarts): every frame a '$' or '%'
+	 * opens runs to the 1 MiB bound, the decoder's worst case. */
+	for (i = 0; i < random_sizes; i++) {
+		do
+			junk[i] = (unsigned char)rnd(&x);
+		while (junk[i] == '#' || junk[i] == '$');
+	}
+	rsp_decoder_init(&d);
+	assert_int_equal(rsp_decoder_feed(&d, "$", 1), 0);
+	fed = 1;
+	for (i = 0; i < one_byte; i++) {
+		assert_int_equal(rsp_decoder_feed(&d, junk + i, 1), 0);
+		fed++;
+		drain(&d, &dropped);
+		if (rsp_decoder_work(&d) > 3 * fed)
+			fail_msg("1-byte chunks: %llu bytes of work for %llu bytes fed",
+				 (unsigned long long)rsp_decoder_work(&d), (unsigned long long)fed);
+	}
+	for (i = 0; i < random_sizes; i += n) {
+		n = 1 + rnd(&x) % 65536;
+		if (n > random_sizes - i)
+			n = random_sizes - i;
+		assert_int_equal(rsp_decoder_feed(&d, junk + i, n), 0);
+		fed += n;
+		drain(&d, &dropped);
+		if (rsp_decoder_work(&d) > 3 * fed)
+			fail_msg("random chunks: %llu bytes of work for %llu bytes fed",
+				 (unsigned long long)rsp_decoder_work(&d), (unsigned long long)fed);
+	}
+	/* Several 1 MiB frames were dropped on the way (the bound holds in both phases). */
+	assert_true(dropped >= 4);
+	/* A plain byte (not a '}' that would escape the '$'), then a packet: it still decodes. */
+	assert_int_equal(rsp_decoder_feed(&d, "x$OK#9a", 7), 0);
+	fed += 7;
+	expect_frame(&d, RSP_FRAME_PACKET, "OK", 2);
+	expect_empty(&d);
+	assert_true(rsp_decoder_work(&d) <= 3 * fed);
+	rsp_decoder_free(&d);
+	free(junk);
 }
 
 /* ---- thread ids and stop replies ---- */
@@ -765,7 +850,12 @@ enum peer_op {
 	P_SEND_FILE,   /* write the contents of DATA_DIR s */
 	P_SLEEP,       /* ms */
 	P_CLOSE,       /* close the connection now */
+	P_STREAM,      /* until the client hangs up, as fast as it takes them: s over and over */
+	P_STREAM_CUT,  /* same with units of STREAM_CUT bytes: s[0], then s[1..] over and over */
+	P_TRICKLE,     /* write the bytes of s one at a time, ms apart, until the client hangs up */
 };
+
+#define STREAM_CUT (512u << 10)
 
 struct peer_step {
 	enum peer_op op;
@@ -896,6 +986,53 @@ static void *peer_main(void *arg)
 			close(p->fd);
 			p->fd = -1;
 			break;
+		case P_STREAM:
+		case P_STREAM_CUT: {
+			size_t len = strlen(s->s), k;
+			size_t n = s->op == P_STREAM_CUT ? STREAM_CUT : 65536 / len * len;
+			char *unit = malloc(n);
+
+			if (!unit) {
+				snprintf(p->failed, sizeof(p->failed), "step %d: malloc", i);
+				return NULL;
+			}
+			for (k = 0; k < n; k++) {
+				if (s->op == P_STREAM)
+					unit[k] = s->s[k % len];
+				else
+					unit[k] = k ? s->s[1 + (k - 1) % (len - 1)] : s->s[0];
+			}
+			/* Big writes (the stub is faster than the client); what the client sends
+			 * (acks, nacks) is read and dropped so that it never blocks on them. Until
+			 * the client closes: EOF or EPIPE. */
+			for (;;) {
+				struct pollfd io = { .fd = p->fd, .events = POLLIN | POLLOUT };
+
+				if (poll(&io, 1, 5000) != 1)
+					break;
+				if (io.revents & POLLIN && read(p->fd, item, sizeof(item)) <= 0)
+					break;
+				if (io.revents & POLLOUT &&
+				    send(p->fd, unit, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+				    errno != EAGAIN)
+					break;
+			}
+			free(unit);
+			close(p->fd);
+			p->fd = -1;
+			break;
+		}
+		case P_TRICKLE: {
+			size_t len = strlen(s->s), off = 0;
+
+			while (send(p->fd, s->s + off, 1, MSG_NOSIGNAL) >= 0) {
+				off = (off + 1) % len;
+				usleep((useconds_t)s->ms * 1000);
+			}
+			close(p->fd);
+			p->fd = -1;
+			break;
+		}
 		case P_END:
 			break;
 		}
@@ -1030,37 +1167,48 @@ static void test_client_replay(void **state)
 	uint64_t rip;
 	bool was_running = true;
 
+	/* rsp_round_trips() after each call: one per request packet the stub answered. */
+	assert_int_equal(rsp_round_trips(c), 0);
 	assert_int_equal(rsp_handshake(c, 2000, &was_running), 0);
+	assert_int_equal(rsp_round_trips(c), 1);
 	assert_false(was_running);
 	assert_int_equal(rsp_packet_size(c), 0x1000);
 	assert_int_equal(rsp_read_target_desc(c, &desc, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 6); /* target.xml, i386-64bit.xml in 4 pieces */
 	assert_int_equal(desc.nr_regs, 66);
 	assert_string_equal(desc.arch, "i386:x86-64");
 	memset(reg, 0xee, sizeof(reg));
 	assert_int_equal(rsp_read_reg(c, 16, reg, sizeof(reg), 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 7);
 	memcpy(&rip, reg, 8);
 	assert_true(rip == 0xfff0);
 	assert_memory_equal(reg + 8, "\0\0\0\0\0\0\0\0", 8); /* rest of buf zeroed */
 	assert_int_equal(rsp_list_threads(c, &th, &nth, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 10); /* qfThreadInfo, qsThreadInfo twice */
 	assert_int_equal(nth, 2);
 	assert_int_equal(th[0].pid, 1);
 	assert_int_equal(th[0].tid, 1);
 	assert_int_equal(th[1].tid, 2);
 	free(th);
 	assert_int_equal(rsp_read_mem(c, 0xffffffff81000000ull, mem, 16, 2000), -EFAULT);
+	assert_int_equal(rsp_round_trips(c), 11); /* an error reply is still a reply */
 	assert_int_equal(rsp_insert_break(c, 0, 0x1000000, 1, 2000), 0);
-	assert_int_equal(rsp_resume(c, "c"), 0);
+	assert_int_equal(rsp_round_trips(c), 12);
+	assert_int_equal(rsp_resume(c, "c", 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 12); /* a resume has no reply */
 	assert_int_equal(st.kind, 'T');
 	assert_int_equal(st.signal, 5);
 	assert_int_equal(st.thread.tid, 1);
 	assert_int_equal(rsp_read_all_regs(c, &g, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 13);
 	assert_int_equal(g.len, 608);
 	memcpy(&rip, g.data + rsp_target_desc_g_offset(&desc, 16), 8);
 	assert_true(rip == 0x1000000);
 	assert_int_equal(rsp_read_mem(c, 0x1000000, mem, 16, 2000), 0);
 	assert_memory_equal(mem, "\x48\x8d\x25", 3);
 	assert_int_equal(rsp_remove_break(c, 0, 0x1000000, 1, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 15);
 	ekp_buf_free(&g);
 	rsp_target_desc_free(&desc);
 	peer_finish(p, c);
@@ -1159,12 +1307,17 @@ static void test_client_retransmit(void **state)
 	assert_int_equal(rsp_handshake(c, 2000, NULL), 0);
 	assert_int_equal(rsp_packet_size(c), 256);
 	assert_int_equal(rsp_select_thread(c, &t, 2000), 0);
+	/* Sent three times, answered once: one round trip. */
+	assert_int_equal(rsp_round_trips(c), 2);
 	assert_int_equal(rsp_command_ok(c, "qfoo", 2000), -EPROTO);
 	assert_true(strstr(ekp_errmsg(), "rejected") != NULL);
+	/* Never taken by the stub, so never answered: none. */
+	assert_int_equal(rsp_round_trips(c), 2);
 	assert_int_equal(rsp_command_ok(c, "qbar", 2000), -EIO);
 	assert_true(strstr(ekp_errmsg(), "E22") != NULL);
 	assert_int_equal(rsp_command_ok(c, "qbaz", 2000), -EOPNOTSUPP);
 	assert_int_equal(rsp_command_ok(c, "qqux", 2000), -EPROTO);
+	assert_int_equal(rsp_round_trips(c), 5);
 	peer_finish(p, c);
 }
 
@@ -1227,6 +1380,7 @@ static void test_client_memory_chunks(void **state)
 	c = peer_connect(p);
 	assert_int_equal(rsp_handshake(c, 2000, NULL), 0);
 	assert_int_equal(rsp_read_mem(c, 0x1000, buf, sizeof(buf), 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 1 + 4); /* one per m packet */
 	for (i = 0; i < 120; i++)
 		assert_int_equal(buf[i], 0xaa);
 	for (; i < 180; i++)
@@ -1238,9 +1392,11 @@ static void test_client_memory_chunks(void **state)
 	memset(wb, 0x5a, sizeof(wb));
 	assert_int_equal(rsp_write_mem(c, 0x2000, wb, sizeof(wb), 2000), -EFAULT);
 	assert_true(strstr(ekp_errmsg(), "0x2060") != NULL);
+	assert_int_equal(rsp_round_trips(c), 5 + 2); /* one per M packet */
 	assert_int_equal(rsp_read_mem(c, 0, buf, 1, 2000), -EPROTO);
 	/* Wrapping ranges never reach the wire. */
 	assert_int_equal(rsp_read_mem(c, UINT64_MAX, buf, 2, 2000), -EINVAL);
+	assert_int_equal(rsp_round_trips(c), 7 + 1);
 	peer_finish(p, c);
 }
 
@@ -1280,25 +1436,129 @@ static void test_client_run_states(void **state)
 	struct rsp_stop st;
 
 	assert_int_equal(rsp_handshake(c, 2000, NULL), 0);
-	assert_int_equal(rsp_resume(c, "c"), 0);
+	assert_int_equal(rsp_resume(c, "c", 2000), 0);
 	/* While running, nothing else may be sent (it would stop the VM). */
 	assert_int_equal(rsp_command(c, "g", &r, 100), -EBUSY);
-	assert_int_equal(rsp_resume(c, "c"), -EBUSY);
+	assert_int_equal(rsp_resume(c, "c", 2000), -EBUSY);
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), 0);
 	assert_int_equal(st.kind, 'T');
 	assert_int_equal(st.thread.tid, 2);
+	/* The handshake only: resumes, refused commands and console output are no exchange. */
+	assert_int_equal(rsp_round_trips(c), 1);
 	/* NULL: the thread of the last stop (p1.2). */
 	assert_int_equal(rsp_step(c, NULL, &st, 2000), 0);
 	assert_int_equal(st.signal, 5);
-	assert_int_equal(rsp_resume(c, "c"), 0);
+	assert_int_equal(rsp_round_trips(c), 2); /* a step is one */
+	assert_int_equal(rsp_resume(c, "c", 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 50), -ETIMEDOUT);
-	assert_int_equal(rsp_interrupt(c), 0);
+	assert_int_equal(rsp_interrupt(c, 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), 0);
 	assert_int_equal(st.signal, 2);
-	assert_int_equal(rsp_resume(c, ""), -EINVAL);
-	assert_int_equal(rsp_resume(c, "c#00"), -EINVAL);
+	assert_int_equal(rsp_round_trips(c), 2); /* an interrupt is none */
+	assert_int_equal(rsp_resume(c, "", 2000), -EINVAL);
+	assert_int_equal(rsp_resume(c, "c#00", 2000), -EINVAL);
 	assert_int_equal(rsp_detach(c, 2000), 0);
+	assert_int_equal(rsp_round_trips(c), 3);
 	ekp_buf_free(&r);
+	peer_finish(p, c);
+}
+
+/* Qqemu.PhyMemMode: exactly these packets; OK, or what a stub that is not QEMU says. */
+static void test_client_phys_mem_mode(void **state)
+{
+	static const struct peer_step s[] = {
+		{ P_EXPECT_PKT, "Qqemu.PhyMemMode:1#", 0 },
+		{ P_SEND_RAW, "+", 0 },
+		{ P_SEND_PKT, "OK", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "Qqemu.PhyMemMode:0#", 0 },
+		{ P_SEND_RAW, "+", 0 },
+		{ P_SEND_PKT, "OK", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "Qqemu.PhyMemMode:1#", 0 },
+		{ P_SEND_RAW, "+$#00", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "Qqemu.PhyMemMode:1#", 0 },
+		{ P_SEND_RAW, "+", 0 },
+		{ P_SEND_PKT, "E01", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_END, NULL, 0 },
+	};
+	struct peer *p = peer_start(s);
+	struct rsp_client *c = peer_connect(p);
+
+	assert_int_equal(rsp_set_phys_mem_mode(c, true, 2000), 0);
+	assert_int_equal(rsp_set_phys_mem_mode(c, false, 2000), 0);
+	assert_int_equal(rsp_set_phys_mem_mode(c, true, 2000), -EOPNOTSUPP);
+	assert_int_equal(rsp_set_phys_mem_mode(c, true, 2000), -EIO);
+	assert_true(strstr(ekp_errmsg(), "E01") != NULL);
+	assert_int_equal(rsp_round_trips(c), 4);
+	peer_finish(p, c);
+}
+
+/* ekp_target_round_trips(): the exchanges on the wire, not the calls made. */
+static void test_target_round_trips(void **state)
+{
+	static char m80[257];
+	static const struct peer_step s[] = {
+		{ P_EXPECT_PKT, QSUP, 0 },
+		{ P_SEND_FILE, "qsupported.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "qXfer:features:read:target.xml:0,", 0 },
+		{ P_SEND_FILE, "qxfer-target.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "qXfer:features:read:i386-64bit.xml:0,", 0 },
+		{ P_SEND_FILE, "qxfer-i386-64bit-0.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "qXfer:features:read:i386-64bit.xml:7fd,", 0 },
+		{ P_SEND_FILE, "qxfer-i386-64bit-1.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "qXfer:features:read:i386-64bit.xml:ffa,", 0 },
+		{ P_SEND_FILE, "qxfer-i386-64bit-2.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "qXfer:features:read:i386-64bit.xml:17f7,", 0 },
+		{ P_SEND_FILE, "qxfer-i386-64bit-3.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "g#", 0 },
+		{ P_SEND_FILE, "g-startup64.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_EXPECT_PKT, "p10#", 0 },
+		{ P_SEND_FILE, "p10-reset.rx", 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		/* The target reads memory a cache line (128 bytes) at a time. */
+		{ P_EXPECT_PKT, "m1000000,80#", 0 },
+		{ P_SEND_RAW, "+", 0 },
+		{ P_SEND_PKT, m80, 0 },
+		{ P_EXPECT_ACK, NULL, 0 },
+		{ P_END, NULL, 0 },
+	};
+	struct ekp_target t;
+	struct ekp_regs regs;
+	struct peer *p;
+	struct rsp_client *c;
+	uint64_t pc;
+	uint8_t b[4];
+
+	memset(m80, 0, sizeof(m80));
+	memcpy(m80, "488d25", 6);
+	memset(m80 + 6, '0', 250);
+	p = peer_start(s);
+	c = peer_connect(p);
+	assert_int_equal(rsp_handshake(c, 2000, NULL), 0);
+	assert_int_equal(ekp_target_init(&t, c, &ekp_arch_x86_64, 2000), 0);
+	assert_int_equal(ekp_target_round_trips(&t), 1 + 5);
+	assert_int_equal(ekp_target_read_regs(&t, &regs), 0);
+	assert_true(regs.val[ekp_arch_x86_64.pc_reg] == 0x1000000);
+	assert_int_equal(ekp_target_round_trips(&t), 7);
+	assert_int_equal(ekp_target_read_pc(&t, &pc), 0);
+	assert_int_equal(ekp_target_round_trips(&t), 8);
+	/* Two reads in one line: one exchange. */
+	assert_int_equal(ekp_target_read_mem(&t, 0x1000000, b, 3), 0);
+	assert_memory_equal(b, "\x48\x8d\x25", 3);
+	assert_int_equal(ekp_target_read_mem(&t, 0x1000001, b, 2), 0);
+	assert_int_equal(ekp_target_round_trips(&t), 9);
+	assert_int_equal(ekp_target_round_trips(&t), rsp_round_trips(c));
+	ekp_target_fini(&t);
 	peer_finish(p, c);
 }
 
@@ -1318,9 +1578,143 @@ static void test_client_eof(void **state)
 	struct rsp_stop st;
 
 	assert_int_equal(rsp_handshake(c, 2000, NULL), 0);
-	assert_int_equal(rsp_resume(c, "c"), 0);
+	assert_int_equal(rsp_resume(c, "c", 2000), 0);
 	assert_int_equal(rsp_wait_stop(c, &st, 2000), -EPIPE);
 	peer_finish(p, c);
+}
+
+static const char *volatile watchdog_what;
+
+static void watchdog_fired(int sig)
+{
+	static const char msg[] = "test_rsp: watchdog: a client call ignored its deadline: ";
+	const char *what = watchdog_what;
+
+	if (write(2, msg, sizeof(msg) - 1) < 0 || write(2, what, strlen(what)) < 0 ||
+	    write(2, "\n", 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+/* A call that never returns fails the program instead of hanging it. */
+static void watchdog(unsigned int seconds, const char *what)
+{
+	watchdog_what = what;
+	signal(SIGALRM, watchdog_fired);
+	alarm(seconds);
+}
+
+enum stream_call { SC_HANDSHAKE, SC_COMMAND, SC_RESUME, SC_WAIT_STOP, SC_STEP };
+
+static int stream_call(struct rsp_client *c, enum stream_call call, int timeout_ms)
+{
+	struct ekp_buf r = { 0 };
+	struct rsp_stop st;
+	int err = -EINVAL;
+
+	switch (call) {
+	case SC_HANDSHAKE:
+		err = rsp_handshake(c, timeout_ms, NULL);
+		break;
+	case SC_COMMAND:
+		err = rsp_command(c, "qfoo", &r, timeout_ms);
+		break;
+	case SC_RESUME:
+		err = rsp_resume(c, "c", timeout_ms);
+		break;
+	case SC_WAIT_STOP:
+		assert_int_equal(rsp_resume(c, "c", 2000), 0);
+		err = rsp_wait_stop(c, &st, timeout_ms);
+		break;
+	case SC_STEP:
+		err = rsp_step(c, NULL, &st, timeout_ms);
+		break;
+	}
+	ekp_buf_free(&r);
+	return err;
+}
+
+/* With P_STREAM_CUT: frames of 512 KiB cut by the next '$' before their '#'. */
+#define JUNK "$T05thread:p01.01;xyz\r\n"
+
+/*
+ * A stub that keeps sending, without ever completing what the call waits for, cannot hold
+ * the call past its deadline: every blocking call gives -ETIMEDOUT. (The client used to check
+ * the deadline only when the socket had nothing to read.) The watchdog turns a hang into a
+ * failure.
+ */
+static void test_client_deadline_stream(void **state)
+{
+	static const struct peer_step handshake[] = {
+		{ P_STREAM_CUT, JUNK, 0 }, { P_END, NULL, 0 },
+	};
+	/* Acks, over and over: each is a whole frame, none is the reply. */
+	static const struct peer_step handshake_acks[] = {
+		{ P_STREAM, "+", 0 }, { P_END, NULL, 0 },
+	};
+	static const struct peer_step cmd_ack[] = {
+		{ P_EXPECT_PKT, "qfoo#", 0 }, { P_STREAM_CUT, JUNK, 0 }, { P_END, NULL, 0 },
+	};
+	static const struct peer_step cmd_reply[] = {
+		{ P_EXPECT_PKT, "qfoo#", 0 }, { P_SEND_RAW, "+", 0 }, { P_STREAM_CUT, JUNK, 0 },
+		{ P_END, NULL, 0 },
+	};
+	/* Replies with a bad checksum, each answered with '-', forever. */
+	static const struct peer_step cmd_badsum[] = {
+		{ P_EXPECT_PKT, "qfoo#", 0 }, { P_SEND_RAW, "+", 0 }, { P_STREAM, "$OK#00", 0 },
+		{ P_END, NULL, 0 },
+	};
+	/* One byte every 2 ms. */
+	static const struct peer_step cmd_trickle[] = {
+		{ P_EXPECT_PKT, "qfoo#", 0 }, { P_SEND_RAW, "+", 0 }, { P_TRICKLE, JUNK, 2 },
+		{ P_END, NULL, 0 },
+	};
+	static const struct peer_step resume_ack[] = {
+		{ P_EXPECT_PKT, "vCont;c#", 0 }, { P_STREAM_CUT, JUNK, 0 }, { P_END, NULL, 0 },
+	};
+	static const struct peer_step stop[] = {
+		{ P_EXPECT_PKT, "vCont;c#", 0 }, { P_SEND_RAW, "+", 0 }, { P_STREAM_CUT, JUNK, 0 },
+		{ P_END, NULL, 0 },
+	};
+	/* Console output packets ('O'), forever: each is skipped, no stop comes. */
+	static const struct peer_step stop_console[] = {
+		{ P_EXPECT_PKT, "vCont;c#", 0 }, { P_SEND_RAW, "+", 0 }, { P_STREAM, "$O41#b4", 0 },
+		{ P_END, NULL, 0 },
+	};
+	static const struct peer_step step[] = {
+		{ P_EXPECT_PKT, "vCont;s#", 0 }, { P_SEND_RAW, "+", 0 }, { P_STREAM_CUT, JUNK, 0 },
+		{ P_END, NULL, 0 },
+	};
+	static const struct {
+		const char *what;
+		const struct peer_step *steps;
+		enum stream_call call;
+	} cases[] = {
+		{ "handshake, junk", handshake, SC_HANDSHAKE },
+		{ "handshake, acks", handshake_acks, SC_HANDSHAKE },
+		{ "command, waiting for the ack", cmd_ack, SC_COMMAND },
+		{ "command, waiting for the reply", cmd_reply, SC_COMMAND },
+		{ "command, bad checksums", cmd_badsum, SC_COMMAND },
+		{ "command, a byte every 2 ms", cmd_trickle, SC_COMMAND },
+		{ "resume, waiting for the ack", resume_ack, SC_RESUME },
+		{ "wait_stop, junk", stop, SC_WAIT_STOP },
+		{ "wait_stop, console output", stop_console, SC_WAIT_STOP },
+		{ "step", step, SC_STEP },
+	};
+	unsigned int i;
+
+	for (i = 0; i < EKP_ARRAY_SIZE(cases); i++) {
+		struct peer *p = peer_start(cases[i].steps);
+		struct rsp_client *c = peer_connect(p);
+		int err;
+
+		watchdog(20, cases[i].what);
+		err = stream_call(c, cases[i].call, 300);
+		if (err != -ETIMEDOUT)
+			fail_msg("%s: %d (%s), not -ETIMEDOUT", cases[i].what, err, ekp_errstr(err));
+		peer_finish(p, c);
+	}
+	alarm(0);
 }
 
 static void test_client_connect_errors(void **state)
@@ -1355,6 +1749,7 @@ int main(void)
 		cmocka_unit_test(test_frame_split),
 		cmocka_unit_test(test_frame_garbage),
 		cmocka_unit_test(test_frame_overlong),
+		cmocka_unit_test(test_frame_linear),
 		cmocka_unit_test(test_thread_ids),
 		cmocka_unit_test(test_stop_replies),
 		cmocka_unit_test(test_tdesc_parse),
@@ -1367,7 +1762,10 @@ int main(void)
 		cmocka_unit_test(test_client_retransmit),
 		cmocka_unit_test(test_client_memory_chunks),
 		cmocka_unit_test(test_client_run_states),
+		cmocka_unit_test(test_client_phys_mem_mode),
+		cmocka_unit_test(test_target_round_trips),
 		cmocka_unit_test(test_client_eof),
+		cmocka_unit_test(test_client_deadline_stream),
 		cmocka_unit_test(test_client_connect_errors),
 	};
 

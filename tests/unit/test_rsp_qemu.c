@@ -229,7 +229,7 @@ static void test_qemu_startup64(void **state)
 	/* A breakpoint on memory that holds no code yet (the kernel is decompressed later). */
 	assert_int_equal(rsp_insert_break(vm.c, 0, STARTUP_64_PHYS, 1, T_MS), 0);
 	t0 = now_ms();
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	wait_stop(&vm, &st, T_MS);
 	print_message("  reset -> startup_64 breakpoint: %lld ms\n", (long long)(now_ms() - t0));
 	assert_int_equal(st.kind, 'T');
@@ -244,7 +244,7 @@ static void test_qemu_startup64(void **state)
 	 * QEMU fact: continuing from a PC that has a breakpoint re-hits it at once, without
 	 * executing anything (TCG checks breakpoints before translating the block).
 	 */
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	wait_stop(&vm, &st, T_MS);
 	assert_int_equal(st.signal, 5);
 	assert_true(reg_g(&vm, "rip") == STARTUP_64_PHYS);
@@ -257,7 +257,7 @@ static void test_qemu_startup64(void **state)
 		for (i = 0; i < n; i++) {
 			struct pollfd pfd = { .fd = rsp_fd(vm.c), .events = POLLIN };
 
-			assert_int_equal(rsp_resume(vm.c, "c"), 0);
+			assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 			/* rsp_resume leaves the stop reply on the socket: poll() sees it. */
 			assert_int_equal(poll(&pfd, 1, T_MS), 1);
 			wait_stop(&vm, &st, T_MS);
@@ -282,7 +282,7 @@ static void test_qemu_startup64(void **state)
 	assert_int_equal(rsp_remove_break(vm.c, 0, STARTUP_64_PHYS, 1, T_MS), 0);
 
 	/* Nothing is allowed on the wire while running; QEMU dies: -EPIPE. */
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	assert_int_equal(rsp_read_mem(vm.c, STARTUP_64_PHYS, code, 1, T_MS), -EBUSY);
 	kill(vm.pid, SIGKILL);
 	waitpid(vm.pid, NULL, 0);
@@ -318,7 +318,7 @@ static void test_qemu_cpu_select_and_detach(void **state)
 	vm_start(&vm, true, 2);
 	vm_handshake(&vm, false);
 	assert_int_equal(rsp_insert_break(vm.c, 0, STARTUP_64_PHYS, 1, T_MS), 0);
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	wait_stop(&vm, &st, T_MS);
 	assert_true(st.thread.tid == 1);
 	assert_int_equal(rsp_remove_break(vm.c, 0, STARTUP_64_PHYS, 1, T_MS), 0);
@@ -334,12 +334,35 @@ static void test_qemu_cpu_select_and_detach(void **state)
 	 * Hg said before. Virtual breakpoint address: TCG matches the PC at translation.
 	 */
 	assert_int_equal(rsp_insert_break(vm.c, 0, start_kernel, 1, T_MS), 0);
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	wait_stop(&vm, &st, T_MS);
 	assert_int_equal(st.signal, 5);
 	assert_true(st.thread.pid == 1 && st.thread.tid == 1);
 	assert_true(reg_g(&vm, "rip") == start_kernel);
 	assert_true(reg_p(&vm, "rip") == start_kernel);
+
+	/*
+	 * Qqemu.PhyMemMode: m then reads guest physical memory. start_kernel's code is at its
+	 * virtual address minus __START_KERNEL_map (nokaslr: phys_base 0). That address is not
+	 * mapped by then (x86_64_start_kernel dropped the early identity map), and start_kernel's
+	 * virtual address taken as physical (far above RAM) holds something else.
+	 */
+	{
+		uint64_t phys = start_kernel - 0xffffffff80000000ull;
+		uint8_t virt_code[16], phys_code[16], other[16];
+
+		assert_int_equal(rsp_read_mem(vm.c, start_kernel, virt_code, 16, T_MS), 0);
+		assert_int_equal(rsp_read_mem(vm.c, phys, other, 16, T_MS), -EFAULT);
+		assert_int_equal(rsp_set_phys_mem_mode(vm.c, true, T_MS), 0);
+		assert_int_equal(rsp_read_mem(vm.c, phys, phys_code, 16, T_MS), 0);
+		assert_memory_equal(phys_code, virt_code, 16);
+		/* QEMU fact: physical reads never fail (unbacked memory reads as some filler). */
+		assert_int_equal(rsp_read_mem(vm.c, start_kernel, other, 16, T_MS), 0);
+		assert_memory_not_equal(other, virt_code, 16);
+		assert_int_equal(rsp_set_phys_mem_mode(vm.c, false, T_MS), 0);
+		assert_int_equal(rsp_read_mem(vm.c, start_kernel, other, 16, T_MS), 0);
+		assert_memory_equal(other, virt_code, 16);
+	}
 	assert_int_equal(rsp_remove_break(vm.c, 0, start_kernel, 1, T_MS), 0);
 
 	/* QEMU fact: closing the connection without 'D' leaves the VM stopped. */
@@ -368,7 +391,7 @@ static void test_qemu_cpu_select_and_detach(void **state)
 	assert_true(was_running);
 
 	/* The guest ends (reboot -f, -no-reboot): "W00" if QEMU got to say it, then EOF. */
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	err = rsp_wait_stop(vm.c, &st, T_MS);
 	if (!err) {
 		print_message("  guest end: stop reply '%c' status %d\n", st.kind, st.exit_status);
@@ -395,9 +418,9 @@ static void test_qemu_running(void **state)
 	vm_handshake(&vm, true);
 	print_message("  handshake + target description on a running VM: %lld ms\n",
 		      (long long)(now_ms() - t0));
-	assert_int_equal(rsp_resume(vm.c, "c"), 0);
+	assert_int_equal(rsp_resume(vm.c, "c", T_MS), 0);
 	usleep(200 * 1000);
-	assert_int_equal(rsp_interrupt(vm.c), 0);
+	assert_int_equal(rsp_interrupt(vm.c, T_MS), 0);
 	wait_stop(&vm, &st, T_MS);
 	/* QEMU fact: an interrupt stop is SIGINT (2) and names the thread in multiprocess form. */
 	assert_int_equal(st.kind, 'T');
