@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ekprobe/arch.h"
+#include "ekprobe/symbols.h"
 #include "ekprobe/util.h"
 
 static const struct ekp_arch *const arches[] = { &ekp_arch_x86_64 };
@@ -31,4 +32,19 @@ const struct ekp_arch *ekp_arch_by_qemu(const char *qemu_path)
 		if (!strcmp(base + sizeof(prefix) - 1, arches[i]->qemu_name))
 			return arches[i];
 	return NULL;
+}
+
+const struct ekp_arch *ekp_arch_by_symbols(const struct ekp_symtab *st)
+{
+	const struct ekp_arch *found = NULL;
+	struct ekp_sym sym;
+
+	for (size_t i = 0; i < EKP_ARRAY_SIZE(arches); i++) {
+		if (ekp_symtab_lookup(st, arches[i]->entry_sym, &sym))
+			continue;
+		if (found)
+			return NULL;
+		found = arches[i];
+	}
+	return found;
 }

@@ -194,7 +194,8 @@ static int add_probe_arg(struct options *o, bool file, const char *text)
 	return 0;
 }
 
-/* --arch, else what the vmlinux says, else what the QEMU binary emulates. */
+/* --arch, else what the vmlinux says, else what the QEMU binary emulates, else the arch whose
+ * first instruction the symbols name (a System.map in attach mode). */
 static const struct ekp_arch *guest_arch(const struct options *o, const struct ekp_symtab *st)
 {
 	const struct ekp_arch *a;
@@ -205,7 +206,7 @@ static const struct ekp_arch *guest_arch(const struct options *o, const struct e
 		return a;
 	if (o->qemu_argv && (a = ekp_arch_by_qemu(o->qemu_argv[0])))
 		return a;
-	return NULL;
+	return ekp_arch_by_symbols(st);
 }
 
 static struct ekp_probe_list *read_probes(const struct options *o, const struct ekp_arch *arch)

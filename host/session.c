@@ -374,6 +374,14 @@ static int connection_closed(struct session *s)
 	return 0;
 }
 
+/* An exchange failed: because the gdbstub connection (or QEMU with it) went away? */
+static bool connection_lost(struct session *s, int err)
+{
+	if (err == -EPIPE || err == -ECONNRESET)
+		return true;
+	return s->launched && ekp_qemu_wait(&s->qemu, 0) >= 0;
+}
+
 static int handle_signals(struct session *s)
 {
 	struct signalfd_siginfo si;
@@ -520,6 +528,8 @@ static int run(struct session *s)
 			return 0;
 		}
 		err = take_stop(s, &stop);
+		if (err < 0 && connection_lost(s, err))
+			return connection_closed(s); /* QEMU died in the middle of a stop */
 		if (err)
 			return err < 0 ? err : 0;
 	}

@@ -69,6 +69,7 @@ static bool x86_64_in_kernel_mode(const struct ekp_regs *regs)
 const struct ekp_arch ekp_arch_x86_64 = {
 	.name = "x86_64",
 	.qemu_name = "x86_64",
+	.entry_sym = "startup_64",
 	.ptr_size = 8,
 	.nr_regs = X86_64_NR_REGS,
 	.reg_lookup = x86_64_reg_lookup,

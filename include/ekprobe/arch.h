@@ -88,6 +88,7 @@ struct ekp_jump_arch {
 struct ekp_arch {
 	const char *name;       /* "x86_64" */
 	const char *qemu_name;  /* qemu-system-<qemu_name> */
+	const char *entry_sym;  /* the kernel's first instruction (a System.map names its arch) */
 	unsigned int ptr_size;
 	unsigned int nr_regs;
 
@@ -161,6 +162,8 @@ struct ekp_arch {
 const struct ekp_arch *ekp_arch_by_name(const char *name);
 /* The arch a QEMU binary emulates ("qemu-system-x86_64", any directory), or NULL. */
 const struct ekp_arch *ekp_arch_by_qemu(const char *qemu_path);
+/* The arch whose entry_sym the symbols define (one only), or NULL. */
+const struct ekp_arch *ekp_arch_by_symbols(const struct ekp_symtab *st);
 extern const struct ekp_arch ekp_arch_x86_64;
 
 #endif

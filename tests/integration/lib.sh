@@ -32,4 +32,5 @@ check() { # check DESCRIPTION COMMAND...
 	if "$@"; then echo "    ok: $what"; else fail "$what"; fi
 }
 count() { grep -c -- "$1" "$2" || true; }
-no_qemu_left() { ! pgrep -f -- "-name $QEMU_NAME" >/dev/null; }
+# QEMU itself (ekprobe-host and `timeout` carry the same words in their command lines).
+no_qemu_left() { ! pgrep -f -- "^${EKPROBE_QEMU:-qemu-system-x86_64} .*-name $QEMU_NAME" >/dev/null; }

@@ -2,7 +2,8 @@
 # Faults while a guest is probed, in launch and attach mode: QEMU killed, the gdbstub closed,
 # one and two signals, a stalled gdbstub, the trace output full. For each: the exit status
 # docs/usage.md promises, a message naming the fault, every JSON line valid, and no QEMU and
-# no socket directory left behind. Every run is under `timeout`, so a hang fails.
+# no socket directory left behind. Every run has a watchdog, so a hang fails. (Not `timeout`:
+# it ignores a signal after forwarding it once, so a second one would never arrive.)
 . "$(dirname "$0")/lib.sh"
 export TMPDIR=$TMP/sockdir # ekprobe-host's private socket directories go here
 mkdir -p "$TMPDIR"
@@ -31,7 +32,15 @@ wait_events() { # wait_events FILE N: the trace holds N events (a real event, no
 	timeout 120 tail -n +1 -F "$1" 2>/dev/null | grep -m "$2" -q '"probe":"hot/alloc"'
 }
 no_sockdir_left() { [ -z "$(ls -A "$TMPDIR")" ]; }
-qemu_pid() { pgrep -f -- "-name $QEMU_NAME" | head -1; }
+watch() { # watch PID: SIGKILL it after 120 s (reap stops the watchdog)
+	( sleep 120; kill -9 "$1" 2>/dev/null ) &
+	watchdog=$!
+}
+reap() { # reap PID: wait for it; its status in rc
+	wait "$1"; rc=$?
+	kill "$watchdog" 2>/dev/null; wait "$watchdog" 2>/dev/null
+}
+qemu_pid() { pgrep -f -- "^${EKPROBE_QEMU:-qemu-system-x86_64} .*-name $QEMU_NAME" | head -1; }
 clean_checks() { # clean_checks WHAT OUT
 	check "$1: every JSON line valid" json_ok "$2"
 	check "$1: no QEMU left" no_qemu_left
@@ -43,17 +52,18 @@ clean_checks() { # clean_checks WHAT OUT
 launch() { # launch OUT ERR [ekprobe options...]: ekprobe-host in the background
 	local out=$1 err=$2; shift 2
 	# shellcheck disable=SC2046
-	timeout 120 "$EKPROBE" --summary --format json -o "$out" --timeout 2000 "$@" "${HOT[@]}" \
+	"$EKPROBE" --summary --format json -o "$out" --timeout 2000 "$@" "${HOT[@]}" \
 		-- $(qemu_cmd "$TMP/console" -monitor "unix:$TMP/mon.sock,server=on,wait=off") \
 		-append "$APPEND" 2>"$err" &
 	ekpid=$!
+	watch $ekpid
 }
 
 out=$TMP/l-kill.json
 launch "$out" "$TMP/l-kill.err"
 wait_events "$out" 20
 kill -9 "$(qemu_pid)"
-wait $ekpid; rc=$?
+reap $ekpid
 check "launch, QEMU killed: exit 137 (128+9)" [ "$rc" -eq 137 ]
 check "launch, QEMU killed: says so" grep -q 'QEMU was killed by signal 9' "$TMP/l-kill.err"
 check "launch, QEMU killed: summary says so" grep -q '"end":"QEMU killed by signal 9"' "$out"
@@ -63,7 +73,7 @@ out=$TMP/l-gdb.json
 launch "$out" "$TMP/l-gdb.err"
 wait_events "$out" 20
 hmp "$TMP/mon.sock" "gdbserver none"
-wait $ekpid; rc=$?
+reap $ekpid
 check "launch, gdbstub closed: exit 1" [ "$rc" -eq 1 ]
 check "launch, gdbstub closed: says the connection was lost" \
 	grep -q 'lost the connection to QEMU.s gdbstub' "$TMP/l-gdb.err"
@@ -73,7 +83,7 @@ out=$TMP/l-sig1.json
 launch "$out" "$TMP/l-sig1.err"
 wait_events "$out" 20
 kill -INT $ekpid
-wait $ekpid; rc=$?
+reap $ekpid
 check "launch, one signal: exit 0 (QEMU's)" [ "$rc" -eq 0 ]
 check "launch, one signal: detached" grep -q '"end":"detached on signal, guest resumed"' "$out"
 check "launch, one signal: the guest ran to its end" grep -q EKPROBE-GUEST-DONE "$TMP/console"
@@ -86,7 +96,7 @@ kill -INT $ekpid
 timeout 60 tail -n +1 -F "$TMP/l-sig2.err" 2>/dev/null | grep -m1 -q 'waiting for QEMU to exit'
 hmp "$TMP/mon.sock" "stop" # QEMU would now wait forever
 kill -INT $ekpid
-wait $ekpid; rc=$?
+reap $ekpid
 check "launch, two signals: exit with QEMU's status (0 or 143), not 1" \
 	bash -c "[ $rc -eq 0 ] || [ $rc -eq 143 ]"
 check "launch, two signals: terminated QEMU" grep -q 'terminating QEMU' "$TMP/l-sig2.err"
@@ -123,9 +133,10 @@ start_qemu() { # a QEMU held at -S with a gdbstub, QMP and a monitor
 	qpid=$!
 }
 attach() { # attach OUT ERR: ekprobe-host on that QEMU, in the background
-	timeout 120 "$EKPROBE" --summary --format json -o "$1" --timeout 2000 --symbols "$VMLINUX" \
+	"$EKPROBE" --summary --format json -o "$1" --timeout 2000 --symbols "$VMLINUX" \
 		--vm "unix:$TMP/g.sock" --qmp "$TMP/q.sock" "${HOT[@]}" 2>"$2" &
 	ekpid=$!
+	watch $ekpid
 }
 
 start_qemu
@@ -133,8 +144,8 @@ out=$TMP/a-kill.json
 attach "$out" "$TMP/a-kill.err"
 wait_events "$out" 20
 kill -9 $qpid
-wait $ekpid; rc=$?
-wait $qpid
+reap $ekpid
+wait $qpid 2>/dev/null
 check "attach, QEMU killed: exit 0 (QEMU exited)" [ "$rc" -eq 0 ]
 check "attach, QEMU killed: the summary says QEMU exited" grep -q '"end":"guest exited"' "$out"
 clean_checks "attach, QEMU killed" "$out"
@@ -144,7 +155,7 @@ out=$TMP/a-gdb.json
 attach "$out" "$TMP/a-gdb.err"
 wait_events "$out" 20
 hmp "$TMP/m.sock" "gdbserver none"
-wait $ekpid; rc=$?
+reap $ekpid
 check "attach, gdbstub closed: exit 1" [ "$rc" -eq 1 ]
 check "attach, gdbstub closed: says the connection was lost" \
 	grep -q 'lost the connection to the gdbstub' "$TMP/a-gdb.err"
@@ -157,7 +168,7 @@ out=$TMP/a-sig1.json
 attach "$out" "$TMP/a-sig1.err"
 wait_events "$out" 20
 kill -INT $ekpid
-wait $ekpid; rc=$?
+reap $ekpid
 wait $qpid; qrc=$?
 check "attach, one signal: exit 0" [ "$rc" -eq 0 ]
 check "attach, one signal: detached" grep -q '"end":"detached on signal, guest resumed"' "$out"
@@ -175,8 +186,8 @@ for n in 1 2; do
 	kill -STOP $qpid
 	kill -INT $ekpid
 	[ $n -eq 2 ] && { sleep 0.3; kill -INT $ekpid; }
-	wait $ekpid; rc=$?
-	kill -9 $qpid; kill -CONT $qpid; wait $qpid
+	reap $ekpid
+	kill -9 $qpid; kill -CONT $qpid; wait $qpid 2>/dev/null
 	check "attach, stalled gdbstub, $n signal(s): exit 1" [ "$rc" -eq 1 ]
 	clean_checks "attach, stalled gdbstub, $n signal(s)" "$out"
 done

@@ -50,7 +50,7 @@ check "auto: start_kernel fires once (jump)" [ "$(hits f/sk jump "$TMP/auto.txt"
 	>/dev/null 2>"$TMP/jumponly.err"
 rc=$?
 check "--engine jump with a refused site: exit 2, reason, no QEMU" \
-	bash -c "[ $rc -eq 2 ] && grep -q 'cannot take a jump' '$TMP/jumponly.err' && [ ! -e '$TMP/console2' ]"
+	bash -c "[ $rc -eq 2 ] && grep -q 'cannot use the jump engine' '$TMP/jumponly.err' && [ ! -e '$TMP/console2' ]"
 
 # ftrace coexistence: the kernel's function tracer still traces a jump-probed function, and
 # dmesg has no ftrace or text-patching complaint. An entry and a return probe on the same

@@ -270,10 +270,8 @@ static void test_file_size_limit(void **state)
 
 static int setup(void **state)
 {
-	struct ekp_parse_error perr;
-
 	(void)state;
-	if (ekp_probe_parse("p:g/e start_kernel c=$comm", &ekp_arch_x86_64, &probe, &perr))
+	if (ekp_probe_parse("p:g/e start_kernel c=$comm", &ekp_arch_x86_64, &probe, NULL))
 		return -1;
 	probe->addr = 0xffffffff81000000ull;
 	strcpy(values[0].str, "init");
