@@ -36,6 +36,7 @@ struct jump_probe {
 	bool planned;
 	unsigned int table_index;   /* index in the guest's probe table */
 	struct ekp_abi_probe prog;
+	struct ekp_fetch_decoder dec;
 	uint64_t hits;
 };
 
@@ -296,7 +297,7 @@ int ekp_jump_plan(struct ekp_jump_engine *e, unsigned int i, char *why, size_t w
 			 "trampoline calls the guest for", js->nr, js->plan.where);
 		return -ENOSPC;
 	}
-	if (ekp_fetch_compile(p, e->cfg.arch, &jp->prog, why, whylen))
+	if (ekp_fetch_compile(p, e->cfg.arch, &jp->prog, &jp->dec, why, whylen))
 		return -EOPNOTSUPP;
 
 	/* Join the site (entry probes before return probes), lay the slots out again. */
@@ -516,7 +517,7 @@ static int on_record(void *opaque, const struct ekp_abi_record *r)
 	p = e->cfg.probes[idx];
 	if (r->ip != p->addr)
 		return 1;
-	if (ekp_fetch_from_record(p, r, e->values))
+	if (ekp_fetch_from_record(&e->jp[idx].dec, r, e->values, EKP_ARRAY_SIZE(e->values)))
 		return 1;
 	struct ekp_event ev = {
 		.probe = p, .probe_index = idx,

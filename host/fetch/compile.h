@@ -47,24 +47,61 @@
 #include "ekprobe/probe.h"
 #include "host/event.h"
 
-/*
- * Compile p's arguments into out (addr = p->addr, flags ACTIVE and, for a return probe,
- * RETURN; missed 0). The probe must be resolved (its address and every @SYM).
- * Returns 0, or -EINVAL/-EOPNOTSUPP/-E2BIG when this probe cannot run on the jump engine,
- * with the reason in why (and ekp_err()), e.g. "needs 20 values; a jump-engine record holds
- * 16". out is zeroed first and unusable after a failure.
- */
-int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
-		      struct ekp_abi_probe *out, char *why, size_t whylen);
+/* How one argument's value lies in a record's values[]. */
+enum ekp_fetch_slot_kind {
+	EKP_FETCH_SLOT_NONE,   /* immediate string: no slot (the host has the text) */
+	EKP_FETCH_SLOT_INT,    /* count slots of integers */
+	EKP_FETCH_SLOT_STRING, /* one STRING slot */
+	EKP_FETCH_SLOT_COMM,   /* one COMM slot */
+};
+
+struct ekp_fetch_slot {
+	enum ekp_fetch_slot_kind kind;
+	unsigned int first, count;
+};
 
 /*
- * Decode a record of p (already matched to p: r->probe is p's index) into values[p->nr_args],
- * the same contents as ekp_fetch_arg() gives (see above for faults). Returns 0, or -EPROTO
- * (ekp_err() says why) when the record does not fit p's program: wrong nr_values, a fault
- * bit outside nr_values, a string outside data. Never reads outside *r.
+ * A probe's record layout, computed once per probe (by ekp_fetch_compile() or
+ * ekp_fetch_decoder_init()) and used for every record of it: the drain path does no planning.
+ * It points to the probe (types, immediate strings), which must outlive it. Plain data: keep
+ * it next to the compiled struct ekp_abi_probe, no free needed.
  */
-int ekp_fetch_from_record(const struct ekp_probe *p, const struct ekp_abi_record *r,
-			  struct ekp_value *values);
+struct ekp_fetch_decoder {
+	const struct ekp_probe *probe;
+	unsigned int nr_args;     /* values ekp_fetch_from_record() writes: one per argument */
+	unsigned int nr_values;   /* record value slots (<= EKP_ABI_MAX_VALUES) */
+	unsigned int nr_strings, nr_comms;
+	struct ekp_fetch_slot slot[EKP_MAX_ARGS];
+};
+
+/*
+ * Compile p's arguments into out (addr = p->addr, flags ACTIVE and, for a return probe,
+ * RETURN; missed and check 0: the engine sets check) and, unless dec is NULL, set up *dec for
+ * decoding p's records. The probe must be resolved (its address and every @SYM).
+ * Returns 0, or -EINVAL/-EOPNOTSUPP/-E2BIG when this probe cannot run on the jump engine,
+ * with the reason in why (and ekp_err()), e.g. "needs 20 values; a jump-engine record holds
+ * 16". out and *dec are zeroed first and unusable after a failure.
+ */
+int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
+		      struct ekp_abi_probe *out, struct ekp_fetch_decoder *dec, char *why,
+		      size_t whylen);
+
+/* The decoder alone (no program): 0, or -E2BIG/-EINVAL with the reason in why and ekp_err(). */
+int ekp_fetch_decoder_init(struct ekp_fetch_decoder *d, const struct ekp_probe *p, char *why,
+			   size_t whylen);
+
+/*
+ * Decode a record of d's probe (already matched to it: r->probe is its table index) into
+ * values[0 .. d->nr_args - 1], the same contents as ekp_fetch_arg() gives (see above for
+ * faults). nr_values is the capacity of values: a probe with more arguments than that is
+ * refused with -E2BIG, so no caller's array can overflow (immediate strings take no record
+ * slot, so a probe can have up to EKP_MAX_ARGS arguments for EKP_ABI_MAX_VALUES slots: size
+ * the array EKP_MAX_ARGS). Returns 0, -E2BIG, -EINVAL (d not set up), or -EPROTO (ekp_err()
+ * says why) when the record does not fit the program: wrong nr_values, a fault bit outside
+ * nr_values, a string outside data. Never reads outside *r, never writes past values[nr_values].
+ */
+int ekp_fetch_from_record(const struct ekp_fetch_decoder *d, const struct ekp_abi_record *r,
+			  struct ekp_value *values, unsigned int nr_values);
 
 /* The string encoding of a value slot (abi.h, EKP_OP_STRING). */
 #define EKP_FETCH_STR_OFF(v) ((unsigned int)((v) & 0xffff))

@@ -41,6 +41,8 @@ typedef int64_t ekp_s64;
 #define EKP_ABI_MAX_INSNS 48   /* fetch-program instructions per probe */
 #define EKP_ABI_MAX_VALUES 16  /* fetch-args per record */
 #define EKP_ABI_DATA 128       /* string bytes per record */
+#define EKP_ABI_STR_SCAN 4096  /* bytes a string is read for its NUL, as the kernel's
+				* MAX_STRING_SIZE: a fault in them before the NUL faults it */
 #define EKP_ABI_COMM 16
 #define EKP_ABI_MAX_RET_INSTANCES 256 /* return-probe frames in flight, whole guest */
 

@@ -25,14 +25,18 @@
 #include "host/fetch/compile.h"
 #include "host/engines/ring.h"
 
-#define NR_SPECS 4
+#define NR_SPECS 5
 static const char *const specs[NR_SPECS] = {
 	"p:g/a start_kernel s=+0(%di):string c=$comm n=%si:u16",
 	"p:g/b start_kernel a=+0(%di):u8[4] q=\\\"x\" t=@0x1000:string b=%di:b3@2/8",
 	"r:g/c do_one_initcall rv=$retval:s32",
 	"p:g/d start_kernel $comm $comm @1:string @2:string %di +0(%di):s8[8]",
+	/* 20 arguments, 14 values: immediate strings take no value slot */
+	("p:g/e start_kernel %di \\\"a\" %si \\\"b\" %dx %cx \\\"c\" %r8 %r9 %ax %bx \\\"d\" %bp "
+	 "%r10 %r11 \\\"e\" %r12 %r13 %r14 \\\"f\""),
 };
 static struct ekp_probe *probes[NR_SPECS];
+static struct ekp_fetch_decoder decs[NR_SPECS];
 
 struct fz {
 	uint8_t *ring;
@@ -41,12 +45,13 @@ struct fz {
 	size_t nr_ops, next_op;
 	uint32_t max_probes;
 	unsigned long calls, rejected;
+	struct ekp_value *values; /* EKP_ABI_MAX_VALUES, as the engine's */
 };
 
 static int cb(void *opaque, const struct ekp_abi_record *rec)
 {
-	static struct ekp_value values[EKP_MAX_ARGS];
 	struct fz *f = opaque;
+	struct ekp_value *values = f->values;
 	const struct ekp_probe *p;
 
 	f->calls++;
@@ -64,7 +69,7 @@ static int cb(void *opaque, const struct ekp_abi_record *rec)
 	p = probes[rec->probe % NR_SPECS];
 	if (!p)
 		return 0;
-	if (ekp_fetch_from_record(p, rec, values)) {
+	if (ekp_fetch_from_record(&decs[rec->probe % NR_SPECS], rec, values, EKP_ABI_MAX_VALUES)) {
 		f->rejected++;
 		return 1;
 	}
@@ -84,7 +89,8 @@ static void init_probes(void)
 		return;
 	done = 1;
 	for (int i = 0; i < NR_SPECS; i++)
-		if (ekp_probe_parse(specs[i], &ekp_arch_x86_64, &probes[i], &perr))
+		if (ekp_probe_parse(specs[i], &ekp_arch_x86_64, &probes[i], &perr) ||
+		    ekp_fetch_decoder_init(&decs[i], probes[i], NULL, 0))
 			probes[i] = NULL;
 }
 
@@ -115,8 +121,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	need = (size_t)ekp_ring_bytes(nr);
 	f.ring_bytes = need - ((data[0] & 8) ? 1 + data[1] % 8 : 0);
 	f.ring = calloc(1, f.ring_bytes);
-	if (!f.ring)
+	f.values = calloc(EKP_ABI_MAX_VALUES, sizeof(*f.values));
+	if (!f.ring || !f.values) {
+		free(f.ring);
+		free(f.values);
 		return 0;
+	}
 	memcpy(f.ring, data + body, size - body < f.ring_bytes ? size - body : f.ring_bytes);
 	if ((data[0] & 0x10) && f.ring_bytes == need) {
 		struct ekp_abi_record *recs = (struct ekp_abi_record *)
@@ -154,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ekp_ring_read_counters(f.ring, &head, &lost);
 	}
 	free(f.ring);
+	free(f.values);
 	ekp_err_clear();
 	return 0;
 }
