@@ -54,8 +54,7 @@ struct ekp_jump_engine {
 	bool armed;
 	void *(*guest_ptr)(void *opaque, uint64_t pa, size_t len);
 	void *ram_opaque;
-	uint64_t tail;
-	struct ekp_ring_stats stats;
+	struct ekp_ring_reader *ring;
 	struct ekp_value values[EKP_ABI_MAX_VALUES];
 };
 
@@ -92,6 +91,12 @@ int ekp_jump_engine_new(const struct ekp_jump_config *cfg, struct ekp_jump_engin
 		err = ekp_err(EPROTO, "ekprobe_desc: %s", why);
 		goto fail;
 	}
+	err = ekp_ring_reader_new(&(struct ekp_ring_config){
+					.nr_records = e->desc.ring_records,
+					.max_probes = e->desc.max_probes,
+					.nr_cpus = e->desc.nr_cpus }, &e->ring);
+	if (err)
+		goto fail;
 	err = ekp_kpatch_load(cfg->st, &e->kpatch);
 	if (err)
 		goto fail;
@@ -121,6 +126,7 @@ void ekp_jump_engine_free(struct ekp_jump_engine *e)
 	if (!e)
 		return;
 	ekp_kpatch_free(e->kpatch);
+	ekp_ring_reader_free(e->ring);
 	free(e->jp);
 	free(e->sites);
 	free(e->table_to_probe);
@@ -408,6 +414,9 @@ static int arm_all(struct ekp_jump_engine *e, struct ekp_target *t)
 
 		if (!jp->planned)
 			continue;
+		err = ekp_ring_expect(e->ring, jp->table_index, &jp->prog);
+		if (err)
+			return err;
 		err = write_pa(t, e, e->desc.probes + (uint64_t)jp->table_index * e->desc.probe_size,
 			       &jp->prog, sizeof(jp->prog));
 		if (err)
@@ -543,17 +552,17 @@ int ekp_jump_drain(struct ekp_jump_engine *e)
 	uint64_t pa;
 	int n;
 
-	if (!e->armed && !e->tail)
+	if (!e->armed && !ekp_ring_tail(e->ring))
 		return 0;
 	if (!e->guest_ptr || va_to_pa(e, e->desc.ring, &pa))
 		return ekp_err(ENODEV, "the guest's ring is not mapped");
 	ring = e->guest_ptr(e->ram_opaque, pa, bytes);
 	if (!ring)
 		return ekp_err(ERANGE, "the guest's ring lies outside the mapped guest RAM");
-	n = ekp_ring_drain(ring, bytes, e->desc.ring_records, e->desc.max_probes, &e->tail,
-			   on_record, e, &e->stats);
+	n = ekp_ring_drain(e->ring, ring, bytes, on_record, e);
 	if (n > 0)
-		ekp_ring_publish_tail(ring, e->tail);
+		ekp_ring_publish(e->ring, ring);
+	ekp_ring_update_counters(e->ring, ring);
 	return n;
 }
 
@@ -564,20 +573,14 @@ uint64_t ekp_jump_hits(const struct ekp_jump_engine *e, unsigned int i)
 
 uint64_t ekp_jump_lost(const struct ekp_jump_engine *e)
 {
-	uint64_t head = 0, lost = 0, pa;
-	volatile void *ring;
+	const struct ekp_ring_stats *st = e ? ekp_ring_stats(e->ring) : NULL;
 
-	if (!e || !e->guest_ptr || va_to_pa(e, e->desc.ring, &pa))
-		return 0;
-	ring = e->guest_ptr(e->ram_opaque, pa, sizeof(struct ekp_abi_ring_hdr));
-	if (ring)
-		ekp_ring_read_counters(ring, &head, &lost);
-	return lost;
+	return st ? st->lost + st->dropped : 0;
 }
 
 uint64_t ekp_jump_invalid(const struct ekp_jump_engine *e)
 {
-	return e ? e->stats.invalid : 0;
+	return e ? ekp_ring_stats(e->ring)->invalid : 0;
 }
 
 unsigned int ekp_jump_ring_records(const struct ekp_jump_engine *e)

@@ -5,9 +5,9 @@
  * fills turned back into the struct ekp_value that the trap engine's ekp_fetch_arg()
  * (host/fetch/eval.c) computes for the same registers and memory. Both are pure.
  *
- * Program semantics (what the guest interpreter implements; tests/unit/test_fetch_compile.c
- * has a reference interpreter). State: acc = 0, faulted = false, a data cursor at 0.
- * Instructions run in order up to nr_insns or the first EKP_OP_END.
+ * Program semantics (the guest runs include/ekprobe/abi_eval.h, which
+ * tests/unit/test_fetch_compile.c runs too). State: acc = 0, faulted = false, a data cursor
+ * at 0. Instructions run in order up to nr_insns or the first EKP_OP_END.
  *   REG     acc = the struct ekp_abi_regs word at byte offset imm
  *   IMM     acc = imm                      ADD   acc += imm (mod 2^64)
  *   DEREF   unless faulted: acc = 8-byte load at acc + imm; a failed load sets faulted
@@ -15,13 +15,13 @@
  *           a failed load sets faulted
  *   STORE   faulted: values[slot] = 0 and fault_mask bit slot; else values[slot] = acc.
  *           Then faulted = false.
- *   STRING  faulted: as STORE. Else copy the bytes at acc + imm, one at a time, up to (not
- *           including) a NUL, at most `size` bytes, to data[cursor..]:
- *           - the first byte cannot be read: values[slot] = 0 and fault_mask bit slot;
- *           - otherwise values[slot] = cursor | length << 16 | truncated << 31, where
- *             truncated = a byte could not be read before the NUL, or after `size` bytes
- *             the next one (read, not copied) is not a NUL or cannot be read;
- *             cursor += length. (The trap engine reads strings the same way.)
+ *   STRING  faulted: as STORE. Else read the string at acc + imm up to its NUL, at most
+ *           EKP_ABI_STR_SCAN bytes, keeping the first `size` bytes in data[cursor..]:
+ *           - a byte of those read cannot be read: values[slot] = 0 and fault_mask bit slot
+ *             (as the kernel's strncpy_from_kernel_nofault: the whole string faults);
+ *           - otherwise values[slot] = cursor | kept << 16 | truncated << 31, where
+ *             truncated = more characters than kept, or no NUL in the scan; cursor += kept.
+ *           (The trap engine reads strings the same way, keeping up to 255 bytes.)
  *           Then faulted = false.
  *   COMM    as STRING, of current->comm (at most `size` bytes).
  * A record's nr_values is the probe's nr_values. The host guarantees: the string and comm
