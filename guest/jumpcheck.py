@@ -27,13 +27,23 @@ START_MAP = 0xffffffff80000000  # __START_KERNEL_map; nokaslr: phys = virt - STA
 OPS = {"END": 0, "REG": 1, "IMM": 2, "ADD": 3, "DEREF": 4, "LOAD": 5, "STORE": 6, "STRING": 7,
        "COMM": 8}
 REGS = "r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss".split()
-# struct ekp_abi_desc up to `enabled`, struct ekp_abi_probe head, record head (abi.h).
-DESC = struct.Struct("<QIIQQQIIQIIQQQ")
+# struct ekp_abi_desc up to `nr_cpus`, struct ekp_abi_probe head, record head, ring header
+# (abi.h, version 2).
+ABI_VERSION = 2
+DESC = struct.Struct("<QIIQQQIIQIIQQQI")
 DESC_ENABLED = 80
-PROBE_HEAD = struct.Struct("<QIHHQ")
+PROBE_HEAD = struct.Struct("<QQIHHQ")
+PROBE_MISSED = 24
 INSN = struct.Struct("<BBBBIq")
-REC_HEAD = struct.Struct("<QIIQQQIIiI")
+REC_HEAD = struct.Struct("<QQIIQQQIIiI")
+REC_COMM, REC_VALUES, REC_DATA = 64, 80, 208
 RING_HDR = 64
+HDR = struct.Struct("<QQQQQ")  # head tail lost lost_tail dropped
+
+
+def check_word(i):
+    """The check word this host writes into probe-table entry i (any non-zero word works)."""
+    return 0x6b636568_00000000 | (i * 0x9e3779b1 + 1) & 0xffffffff
 
 
 class Rsp:
@@ -201,7 +211,7 @@ def build_trampolines(sites, vmlinux, hit_entry, base):
     return code, [(site, lens[site], starts[site]) for site in sites]
 
 
-def probe_bytes(p, addr, syms, probe_size):
+def probe_bytes(p, i, addr, syms, probe_size):
     prog = []
     for op, size, slot, imm in p.get("prog", []):
         if op == "REG" and isinstance(imm, str):
@@ -210,7 +220,8 @@ def probe_bytes(p, addr, syms, probe_size):
             imm = int(imm, 16) if imm.startswith("0x") else sym_addr(syms, imm)
         prog.append(INSN.pack(OPS[op], size, slot, 0, 0, s32(imm)))
     flags = 1 | (2 if p.get("ret") else 0)
-    b = PROBE_HEAD.pack(addr, flags, len(prog), p.get("nr_values", 0), 0) + b"".join(prog)
+    b = PROBE_HEAD.pack(addr, check_word(i), flags, len(prog), p.get("nr_values", 0), 0) + \
+        b"".join(prog)
     return b + b"\0" * (probe_size - len(b))
 
 
@@ -252,19 +263,20 @@ def main():
         phys = lambda va: va - START_MAP
         desc_va = syms["ekprobe_desc"]
         (magic, version, desc_size, slots, slots_size, probes, max_probes, probe_size, ring,
-         ring_records, record_size, hit_entry, return_stub, enabled) = \
+         ring_records, record_size, hit_entry, return_stub, enabled, nr_cpus) = \
             DESC.unpack(r.read(phys(desc_va), DESC.size))
         result["desc"] = dict(magic=magic, version=version, desc_size=desc_size, slots=slots,
                               slots_size=slots_size, probes=probes, max_probes=max_probes,
                               probe_size=probe_size, ring=ring, ring_records=ring_records,
                               record_size=record_size, hit_entry=hit_entry,
-                              return_stub=return_stub, enabled=enabled)
-        if magic != 0x31454252504b4545 or version != 1 or len(code) > slots_size or \
+                              return_stub=return_stub, enabled=enabled, nr_cpus=nr_cpus)
+        result["checks"] = [check_word(i) for i in range(len(scen["probes"]))]
+        if magic != 0x31454252504b4545 or version != ABI_VERSION or len(code) > slots_size or \
                 len(tramps) > max_probes or slots != syms["ekprobe_slots"]:
             raise RuntimeError("unexpected descriptor %r" % result["desc"])
         r.write(phys(slots), code)
         for i, p in enumerate(scen["probes"]):
-            r.write(phys(probes + i * probe_size), probe_bytes(p, sites[i], syms, probe_size))
+            r.write(phys(probes + i * probe_size), probe_bytes(p, i, sites[i], syms, probe_size))
         if scen.get("pre_head"):
             r.write(phys(ring), struct.pack("<Q", scen["pre_head"]))
         r.write(phys(desc_va + DESC_ENABLED), struct.pack("<Q", 1))
@@ -277,21 +289,25 @@ def main():
         rep = r.cmd("c")
         result.update(stop=rep, wall=round(time.time() - t0, 2))
         if rep.startswith("T05"):
-            head, tail, lost = struct.unpack("<QQQ", r.read(ring, 24))
+            head, tail, lost, lost_tail, dropped = HDR.unpack(r.read(ring, HDR.size))
             n = ring_records if head >= ring_records else head
             raw = r.read(ring + RING_HDR, n * record_size)
             recs = []
             for k in range(n):
                 b = raw[k * record_size:(k + 1) * record_size]
-                seq, probe, cpu, tsc, ip, ret_ip, flags, fmask, pid, nv = REC_HEAD.unpack_from(b)
-                vals = struct.unpack_from("<16Q", b, 72)
-                recs.append(dict(index=k, seq=seq, probe=probe, cpu=cpu, tsc=tsc, ip=ip,
-                                 ret_ip=ret_ip, flags=flags, fault_mask=fmask, pid=pid,
-                                 nr_values=nv, comm=b[56:72].split(b"\0")[0].decode("latin-1"),
-                                 values=list(vals[:min(nv, 16)]), data=b[200:328].hex()))
-            missed = [struct.unpack("<Q", r.read(probes + i * probe_size + 16, 8))[0]
+                (seq, check, probe, cpu, tsc, ip, ret_ip, flags, fmask, pid,
+                 nv) = REC_HEAD.unpack_from(b)
+                vals = struct.unpack_from("<16Q", b, REC_VALUES)
+                recs.append(dict(index=k, seq=seq, check=check, probe=probe, cpu=cpu, tsc=tsc,
+                                 ip=ip, ret_ip=ret_ip, flags=flags, fault_mask=fmask, pid=pid,
+                                 nr_values=nv,
+                                 comm=b[REC_COMM:REC_VALUES].split(b"\0")[0].decode("latin-1"),
+                                 values=list(vals[:min(nv, 16)]),
+                                 data=b[REC_DATA:record_size].hex()))
+            missed = [struct.unpack("<Q", r.read(probes + i * probe_size + PROBE_MISSED, 8))[0]
                       for i in range(len(tramps))]
-            result.update(head=head, tail=tail, lost=lost, missed=missed, records=recs)
+            result.update(head=head, tail=tail, lost=lost, lost_tail=lost_tail, dropped=dropped,
+                          missed=missed, records=recs)
             if "ekprobe_ret_insts" in syms:  # guest-internal, for leak checks only
                 raw = r.read(syms["ekprobe_ret_insts"], 256 * 40)
                 result["live_instances"] = sum(
@@ -305,9 +321,9 @@ def main():
             qemu.wait()
     result["qemu_status"] = qemu.returncode
     json.dump(result, open(a.out, "w"), indent=1)
-    print("jumpcheck: stop %s, %s s, head %s, lost %s, missed %s, QEMU status %s" % (
+    print("jumpcheck: stop %s, %s s, head %s, lost %s, dropped %s, missed %s, QEMU status %s" % (
         result.get("stop"), result.get("wall"), result.get("head"), result.get("lost"),
-        result.get("missed"), qemu.returncode))
+        result.get("dropped"), result.get("missed"), qemu.returncode))
 
 
 if __name__ == "__main__":

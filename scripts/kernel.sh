@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build (or reuse) the embedded default guest: a small x86_64 Linux 6.1 from Debian's
 # linux-source-6.1, with the config fragment and patches under guest/linux-6.1, the host/guest
-# ABI header include/ekprobe/abi.h (copied to include/linux/ekprobe_abi.h for the patch), and a
-# busybox initramfs whose /init is guest/init.sh.
+# ABI headers include/ekprobe/abi.h and abi_eval.h (copied to include/linux/ekprobe_abi.h and
+# ekprobe_abi_eval.h for the patch), and a busybox initramfs whose /init is guest/init.sh.
 #
 # The result is cached outside the clone, keyed by everything that goes into it (source
-# package version, build recipe, fragment, patches, ABI header, /init), so a second run reuses
-# it. The cache directory also holds the abi.h the kernel was built with.
+# package version, build recipe, fragment, patches, ABI headers, /init), so a second run reuses
+# it. The cache directory also holds the abi.h and abi_eval.h the kernel was built with.
 #   scripts/kernel.sh build   build if needed, print progress on stderr
 #   scripts/kernel.sh print   print BZIMAGE=, VMLINUX=, INITRD= (building first if needed)
 set -euo pipefail
@@ -18,13 +18,14 @@ guest=$here/guest/linux-6.1
 
 # Bump when the build steps below change what they produce (the script text itself is not
 # hashed, so comments and messages can change without a rebuild).
-recipe=3
+recipe=4
 src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 key=$( {
 	echo "linux-source-6.1 $src_version recipe $recipe"
 	cat "$guest/ekprobe.config" "$here/guest/init.sh"
 	for p in "$guest"/patches/*.patch; do [ -e "$p" ] && { basename "$p"; cat "$p"; }; done
 	echo "abi.h"; cat "$here/include/ekprobe/abi.h"
+	echo "abi_eval.h"; cat "$here/include/ekprobe/abi_eval.h"
 } | sha256sum | cut -c1-16)
 out=$cache_root/kernel-$key
 
@@ -50,8 +51,10 @@ build() {
 		echo "ekprobe: applying $(basename "$p")" >&2
 		patch -d "$ksrc" -p1 --forward --batch < "$p" >&2
 	done
-	# The guest patch includes <linux/ekprobe_abi.h>: the host's header, byte for byte.
+	# The guest patch includes <linux/ekprobe_abi.h> and <linux/ekprobe_abi_eval.h>: the host's
+	# headers, byte for byte.
 	cp "$here/include/ekprobe/abi.h" "$ksrc/include/linux/ekprobe_abi.h"
+	cp "$here/include/ekprobe/abi_eval.h" "$ksrc/include/linux/ekprobe_abi_eval.h"
 	echo "ekprobe: configuring (tinyconfig + guest/linux-6.1/ekprobe.config)..." >&2
 	make -C "$ksrc" -s tinyconfig >&2
 	"$ksrc/scripts/kconfig/merge_config.sh" -m -O "$ksrc" "$ksrc/.config" "$guest/ekprobe.config" >/dev/null
@@ -82,6 +85,7 @@ build() {
 	cp "$ksrc/arch/x86/boot/bzImage" "$ksrc/vmlinux" "$ksrc/System.map" "$ksrc/.config" "$stage/"
 	cp "$work/initrd.cpio.gz" "$stage/"
 	cp "$ksrc/include/linux/ekprobe_abi.h" "$stage/abi.h"
+	cp "$ksrc/include/linux/ekprobe_abi_eval.h" "$stage/abi_eval.h"
 	echo "$src_version $key" > "$stage/done"
 	rm -rf "$out"; mv "$stage" "$out"
 	# Keep the source tree for the next incremental look, but only the newest one; never the

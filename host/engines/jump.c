@@ -44,6 +44,7 @@ struct jump_probe {
 	bool planned;
 	unsigned int table_index;    /* index in the guest's probe table */
 	struct ekp_abi_probe prog;
+	struct ekp_fetch_decoder dec; /* its records back to values */
 	uint64_t hits;
 };
 
@@ -67,8 +68,7 @@ struct jump_engine {
 	struct ekp_guestmem ram;
 	struct ekp_clock_mark clock_since;
 	uint64_t tsc_hz;
-	uint64_t tail;
-	struct ekp_ring_stats stats;
+	struct ekp_ring_reader *ring;
 	struct ekp_value values[EKP_MAX_ARGS];
 };
 
@@ -129,6 +129,11 @@ static int jump_create(const struct ekp_engine_env *env, struct ekp_engine **out
 		err = ekp_err_prefix(err, "ekprobe_desc: ");
 		goto fail;
 	}
+	err = ekp_ring_reader_new(&(struct ekp_ring_config){
+		.nr_records = e->desc.ring_records, .max_probes = e->desc.max_probes,
+		.nr_cpus = e->desc.nr_cpus }, &e->ring);
+	if (err)
+		goto fail;
 	err = e->ja->text_open(env->st, &e->text);
 	if (err)
 		goto fail;
@@ -161,6 +166,7 @@ static void jump_destroy(struct ekp_engine *base)
 		ekp_guestmem_close(&e->ram);
 	if (e->text)
 		e->ja->text_close(e->text);
+	ekp_ring_reader_free(e->ring);
 	free(e->jp);
 	free(e->sites);
 	free(e->table_to_probe);
@@ -316,7 +322,7 @@ static int jump_plan(struct ekp_engine *base, unsigned int i)
 	if (e->nr_table >= e->desc.max_probes)
 		return ekp_err(ENOSPC, "the guest's probe table is full (%u probes, "
 			       "CONFIG_EKPROBE_MAX_PROBES)", e->desc.max_probes);
-	err = ekp_fetch_compile(p, e->env.arch, &jp->prog, NULL, 0);
+	err = ekp_fetch_compile(p, e->env.arch, &jp->prog, &jp->dec, NULL, 0);
 	if (err)
 		return err;
 	js = site_at(e, p->addr);
@@ -454,8 +460,12 @@ static int arm_all(struct jump_engine *e)
 
 		if (!jp->planned)
 			continue;
-		err = write_va(e, e->desc.probes + (uint64_t)jp->table_index * e->desc.probe_size,
-			       &jp->prog, sizeof(jp->prog));
+		/* Records of this entry must carry its (new) check word from now on. */
+		err = ekp_ring_expect(e->ring, jp->table_index, &jp->prog);
+		if (!err)
+			err = write_va(e, e->desc.probes +
+					  (uint64_t)jp->table_index * e->desc.probe_size,
+				       &jp->prog, sizeof(jp->prog));
 		if (err)
 			return err;
 	}
@@ -579,12 +589,12 @@ static int on_record(void *opaque, const struct ekp_abi_record *r)
 	p = e->env.probes[idx];
 	if (r->ip != p->addr || !tsc_to_ns(e, r->tsc, &ts))
 		return 1;
-	if (p->nr_args > EKP_ARRAY_SIZE(e->values) || ekp_fetch_from_record(p, r, e->values))
+	if (ekp_fetch_from_record(&e->jp[idx].dec, r, e->values, EKP_ARRAY_SIZE(e->values)))
 		return 1;
 	struct ekp_event ev = {
 		.probe = p, .probe_index = idx,
 		.kind = (r->flags & EKP_REC_F_RETURN) ? EKP_PROBE_RETURN : EKP_PROBE_ENTRY,
-		.addr = p->addr, .ret_addr = r->ret_ip, .hit_pc = r->ip, .cpu = (int)r->cpu,
+		.addr = p->addr, .ret_addr = r->ret_ip, .hit_pc = r->ip, .cpu = r->cpu,
 		.ts_ns = ts, .engine = e->base.ops->name,
 		.task = { .known = true, .idle = r->pid == 0, .pid = r->pid },
 		.nr_values = p->nr_args, .values = e->values,
@@ -615,26 +625,16 @@ static int jump_drain(struct ekp_engine *base)
 	volatile void *ring;
 	int n;
 
-	if (!e->armed && !e->tail)
+	if (!e->armed && !ekp_ring_tail(e->ring))
 		return 0;
 	ring = guest_ptr(e, e->desc.ring, bytes);
 	if (!ring)
 		return ekp_err(ERANGE, "the guest's ring lies outside the mapped guest RAM");
-	n = ekp_ring_drain(ring, bytes, e->desc.ring_records, e->desc.max_probes, &e->tail,
-			   on_record, e, &e->stats);
+	n = ekp_ring_drain(e->ring, ring, bytes, on_record, e);
 	if (n > 0)
-		ekp_ring_publish_tail(ring, e->tail);
+		ekp_ring_publish(e->ring, ring);
+	ekp_ring_update_counters(e->ring, ring);
 	return n < 0 ? n : 0;
-}
-
-static uint64_t ring_lost(const struct jump_engine *e)
-{
-	volatile void *ring = guest_ptr(e, e->desc.ring, sizeof(struct ekp_abi_ring_hdr));
-	uint64_t lost = 0;
-
-	if (ring)
-		ekp_ring_read_counters(ring, NULL, &lost);
-	return lost;
 }
 
 /* The guest's count of return frames it could not track for probe table entry t. */
@@ -663,23 +663,35 @@ static void jump_stats(const struct ekp_engine *base, struct ekp_run_counts *out
 {
 	const struct jump_engine *e = CJ(base);
 
+	const struct ekp_ring_stats *rs = ekp_ring_stats(e->ring);
+
 	memset(out, 0, sizeof(*out));
-	out->lost = ring_lost(e);
-	out->invalid = e->stats.invalid;
+	out->lost = rs->lost + rs->dropped;
+	out->invalid = rs->invalid;
 }
 
 static void jump_report(const struct ekp_engine *base)
 {
 	const struct jump_engine *e = CJ(base);
-	uint64_t lost = ring_lost(e);
+	const struct ekp_ring_stats *rs = ekp_ring_stats(e->ring);
 
-	if (lost)
+	if (rs->lost)
 		ekp_warn("the guest dropped %" PRIu64 " jump-probe records: its ring (%u records) was "
 			 "full; read it more often (--poll-ms) or give the guest a bigger ring "
-			 "(CONFIG_EKPROBE_RING_RECORDS)", lost, e->desc.ring_records);
-	if (e->stats.invalid)
-		ekp_warn("%" PRIu64 " jump-probe records were invalid (fields out of range) and dropped",
-			 e->stats.invalid);
+			 "(CONFIG_EKPROBE_RING_RECORDS)", rs->lost, e->desc.ring_records);
+	if (rs->dropped)
+		ekp_warn("the guest dropped %" PRIu64 " jump-probe hits unrecorded (a hit nested in "
+			 "another on one CPU: an interrupt or a probed function called by the hit path)",
+			 rs->dropped);
+	if (rs->invalid)
+		ekp_warn("%" PRIu64 " jump-probe records were invalid and dropped (%" PRIu64 " wrong "
+			 "probe, %" PRIu64 " wrong check word, %" PRIu64 " wrong cpu, %" PRIu64 " wrong "
+			 "clock, %" PRIu64 " other)", rs->invalid, rs->bad_probe, rs->bad_check,
+			 rs->bad_cpu, rs->bad_tsc, rs->invalid - rs->bad_probe - rs->bad_check -
+			 rs->bad_cpu - rs->bad_tsc);
+	if (rs->bad_lost || rs->bad_dropped)
+		ekp_warn("the guest's lost/dropped counters went back or grew without cause %" PRIu64
+			 " times: ignored", rs->bad_lost + rs->bad_dropped);
 }
 
 const struct ekp_engine_ops ekp_engine_jump = {

@@ -19,18 +19,6 @@
 
 #define TASK_COMM_LEN 16
 
-enum slot_kind {
-	SLOT_NONE,   /* immediate string: no slot */
-	SLOT_INT,    /* count slots of integers */
-	SLOT_STRING, /* one STRING slot */
-	SLOT_COMM,   /* one COMM slot */
-};
-
-struct slot_plan {
-	enum slot_kind kind;
-	unsigned int first, count;
-};
-
 struct cstate {
 	const struct ekp_arch *arch;
 	const struct ekp_probe *p;
@@ -68,42 +56,53 @@ static bool is_imm_string(const struct ekp_arg *a)
 	return a->fetch->op == EKP_FETCH_IMM && a->fetch->imm_str;
 }
 
-/* The slot layout of p; the compiler and the decoder both derive it from p alone. */
-static int plan_slots(const struct ekp_probe *p, struct slot_plan *plan, unsigned int nplan,
-		      unsigned int *nr_values, unsigned int *nr_strings, unsigned int *nr_comms)
+/*
+ * The slot layout of p: the compiler and the decoder both derive it from p alone, once per
+ * probe (ekp_fetch_decoder_init), never per record.
+ */
+int ekp_fetch_decoder_init(struct ekp_fetch_decoder *d, const struct ekp_probe *p, char *why,
+			   size_t whylen)
 {
 	unsigned int v = 0, ns = 0, nc = 0;
 
-	if (p->nr_args > nplan)
-		return -E2BIG;
+	memset(d, 0, sizeof(*d));
+	if (why && whylen)
+		why[0] = '\0';
+	if (p->nr_args > EKP_MAX_ARGS)
+		return refuse(why, whylen, E2BIG, "%u arguments; at most %d", p->nr_args,
+			      EKP_MAX_ARGS);
 	for (unsigned int i = 0; i < p->nr_args; i++) {
 		const struct ekp_arg *a = &p->args[i];
+		struct ekp_fetch_slot *sl = &d->slot[i];
 
-		plan[i].first = v;
-		plan[i].count = 1;
+		sl->first = v;
+		sl->count = 1;
 		if (!a->fetch) {
-			return -EINVAL;
+			return refuse(why, whylen, EINVAL, "argument %u has no fetch", i + 1);
 		} else if (a->fetch->op == EKP_FETCH_COMM) {
-			plan[i].kind = SLOT_COMM;
+			sl->kind = EKP_FETCH_SLOT_COMM;
 			nc++;
 		} else if (is_imm_string(a)) {
-			plan[i].kind = SLOT_NONE;
-			plan[i].count = 0;
+			sl->kind = EKP_FETCH_SLOT_NONE;
+			sl->count = 0;
 		} else if (is_string_type(&a->type)) {
-			plan[i].kind = SLOT_STRING;
+			sl->kind = EKP_FETCH_SLOT_STRING;
 			ns++;
 		} else {
-			plan[i].kind = SLOT_INT;
+			sl->kind = EKP_FETCH_SLOT_INT;
 			if (a->type.array_len)
-				plan[i].count = a->type.array_len;
+				sl->count = a->type.array_len;
 		}
-		v += plan[i].count;
+		v += sl->count;
 	}
-	*nr_values = v;
-	if (nr_strings)
-		*nr_strings = ns;
-	if (nr_comms)
-		*nr_comms = nc;
+	if (v > EKP_ABI_MAX_VALUES)
+		return refuse(why, whylen, E2BIG, "needs %u values; a jump-engine record holds %d",
+			      v, EKP_ABI_MAX_VALUES);
+	d->probe = p;
+	d->nr_args = p->nr_args;
+	d->nr_values = v;
+	d->nr_strings = ns;
+	d->nr_comms = nc;
 	return 0;
 }
 
@@ -226,7 +225,7 @@ static int compile_eval(struct cstate *c, const struct ekp_fetch *f, bool *is_ad
 	return arg_refuse(c, EINVAL, "unexpected fetch operation");
 }
 
-static int compile_arg(struct cstate *c, const struct slot_plan *pl, unsigned int str_size)
+static int compile_arg(struct cstate *c, const struct ekp_fetch_slot *pl, unsigned int str_size)
 {
 	const struct ekp_arg *a = &c->p->args[c->argi];
 	const struct ekp_type *t = &a->type;
@@ -235,12 +234,12 @@ static int compile_arg(struct cstate *c, const struct slot_plan *pl, unsigned in
 	int err;
 
 	switch (pl->kind) {
-	case SLOT_NONE:
+	case EKP_FETCH_SLOT_NONE:
 		return 0;
-	case SLOT_COMM:
+	case EKP_FETCH_SLOT_COMM:
 		emit(c, EKP_OP_COMM, TASK_COMM_LEN, pl->first, 0);
 		return 0;
-	case SLOT_STRING:
+	case EKP_FETCH_SLOT_STRING:
 		if (t->base == EKP_T_USTRING)
 			return arg_refuse(c, EOPNOTSUPP,
 					  "type ustring is not supported by the jump engine (the "
@@ -251,7 +250,7 @@ static int compile_arg(struct cstate *c, const struct slot_plan *pl, unsigned in
 		/* As in the kernel, "+0(%si):string" reads the string at si+0 itself. */
 		emit(c, EKP_OP_STRING, str_size, pl->first, as_s64(pending));
 		return 0;
-	case SLOT_INT:
+	case EKP_FETCH_SLOT_INT:
 		break;
 	}
 	if (t->size != 1 && t->size != 2 && t->size != 4 && t->size != 8)
@@ -274,29 +273,27 @@ static int compile_arg(struct cstate *c, const struct slot_plan *pl, unsigned in
 }
 
 int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
-		      struct ekp_abi_probe *out, char *why, size_t whylen)
+		      struct ekp_abi_probe *out, struct ekp_fetch_decoder *dec, char *why,
+		      size_t whylen)
 {
-	struct slot_plan plan[EKP_MAX_ARGS];
-	unsigned int nv, ns, nc, share = 0, need;
+	struct ekp_fetch_decoder local, *d = dec ? dec : &local;
+	unsigned int ns, nc, share = 0, need;
 	struct cstate c;
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	memset(d, 0, sizeof(*d));
 	if (why && whylen)
 		why[0] = '\0';
 	if (!arch || !arch->jump || arch->ptr_size != 8)
 		return refuse(why, whylen, EOPNOTSUPP, "no jump engine frame for this architecture");
 	if (!p->resolved)
 		return refuse(why, whylen, EINVAL, "the probe's address is not resolved");
-	err = plan_slots(p, plan, EKP_ARRAY_SIZE(plan), &nv, &ns, &nc);
-	if (err == -E2BIG)
-		return refuse(why, whylen, E2BIG, "%u arguments; at most %d", p->nr_args,
-			      EKP_MAX_ARGS);
+	err = ekp_fetch_decoder_init(d, p, why, whylen);
 	if (err)
-		return refuse(why, whylen, EINVAL, "an argument has no fetch");
-	if (nv > EKP_ABI_MAX_VALUES)
-		return refuse(why, whylen, E2BIG, "needs %u values; a jump-engine record holds %d",
-			      nv, EKP_ABI_MAX_VALUES);
+		return err;
+	ns = d->nr_strings;
+	nc = d->nr_comms;
 	/* Strings split what $comm leaves of the record's data. */
 	need = nc * TASK_COMM_LEN;
 	if (need > EKP_ABI_DATA)
@@ -320,23 +317,25 @@ int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
 	c.why = why;
 	c.whylen = whylen;
 	for (c.argi = 0; c.argi < p->nr_args; c.argi++) {
-		err = compile_arg(&c, &plan[c.argi], share);
-		if (err) {
-			memset(out, 0, sizeof(*out));
-			return err;
-		}
+		err = compile_arg(&c, &d->slot[c.argi], share);
+		if (err)
+			goto fail;
 	}
 	if (c.n > EKP_ABI_MAX_INSNS) {
-		memset(out, 0, sizeof(*out));
-		return refuse(why, whylen, E2BIG,
-			      "needs %u fetch instructions; a jump-engine probe holds %d", c.n,
-			      EKP_ABI_MAX_INSNS);
+		err = refuse(why, whylen, E2BIG,
+			     "needs %u fetch instructions; a jump-engine probe holds %d", c.n,
+			     EKP_ABI_MAX_INSNS);
+		goto fail;
 	}
 	out->addr = p->addr;
 	out->flags = EKP_PROBE_F_ACTIVE | (p->kind == EKP_PROBE_RETURN ? EKP_PROBE_F_RETURN : 0);
 	out->nr_insns = (ekp_u16)c.n;
-	out->nr_values = (ekp_u16)nv;
+	out->nr_values = (ekp_u16)d->nr_values;
 	return 0;
+fail:
+	memset(out, 0, sizeof(*out));
+	memset(d, 0, sizeof(*d));
+	return err;
 }
 
 /* The string of a STRING/COMM slot: 0, or -EPROTO when it does not lie inside data. */
@@ -358,26 +357,30 @@ static int decode_string(const struct ekp_abi_record *r, unsigned int slot, char
 	return 0;
 }
 
-int ekp_fetch_from_record(const struct ekp_probe *p, const struct ekp_abi_record *r,
-			  struct ekp_value *values)
+int ekp_fetch_from_record(const struct ekp_fetch_decoder *d, const struct ekp_abi_record *r,
+			  struct ekp_value *values, unsigned int nr_values)
 {
-	struct slot_plan plan[EKP_MAX_ARGS];
-	unsigned int nv;
+	const struct ekp_probe *p = d->probe;
+	unsigned int nv = d->nr_values;
 	bool trunc;
 	int err;
 
-	if (plan_slots(p, plan, EKP_ARRAY_SIZE(plan), &nv, NULL, NULL))
-		return ekp_err(EINVAL, "the probe has too many or incomplete arguments");
+	if (!p || d->nr_args != p->nr_args || nv > EKP_ABI_MAX_VALUES)
+		return ekp_err(EINVAL, "the decoder was not set up by ekp_fetch_decoder_init()");
+	/* One value per argument: the caller's array must hold them all. */
+	if (d->nr_args > nr_values)
+		return ekp_err(E2BIG, "the probe has %u arguments; the caller's array holds %u "
+			       "values", d->nr_args, nr_values);
 	if (r->nr_values != nv)
 		return ekp_err(EPROTO, "record has %u values; the probe's program stores %u",
 			       r->nr_values, nv);
 	if (nv < 32 && r->fault_mask >> nv)
 		return ekp_err(EPROTO, "record fault mask 0x%x names values past %u",
 			       r->fault_mask, nv);
-	for (unsigned int i = 0; i < p->nr_args; i++) {
+	for (unsigned int i = 0; i < d->nr_args; i++) {
 		const struct ekp_arg *a = &p->args[i];
 		const struct ekp_type *t = &a->type;
-		const struct slot_plan *pl = &plan[i];
+		const struct ekp_fetch_slot *pl = &d->slot[i];
 		struct ekp_value *out = &values[i];
 		bool faulted = false;
 
@@ -387,10 +390,10 @@ int ekp_fetch_from_record(const struct ekp_probe *p, const struct ekp_abi_record
 			if (r->fault_mask & (1u << (pl->first + k)))
 				faulted = true;
 		switch (pl->kind) {
-		case SLOT_NONE:
+		case EKP_FETCH_SLOT_NONE:
 			snprintf(out->str, sizeof(out->str), "%s", a->fetch->imm_str);
 			continue;
-		case SLOT_COMM:
+		case EKP_FETCH_SLOT_COMM:
 			/* As ekp_fetch_arg(): a task it could not read is "<...>", and a comm
 			 * is complete however long (at most TASK_COMM_LEN bytes). */
 			if (faulted) {
@@ -401,7 +404,7 @@ int ekp_fetch_from_record(const struct ekp_probe *p, const struct ekp_abi_record
 			if (err)
 				return err;
 			continue;
-		case SLOT_STRING:
+		case EKP_FETCH_SLOT_STRING:
 			if (faulted) {
 				out->err = -EFAULT;
 				continue;
@@ -411,7 +414,7 @@ int ekp_fetch_from_record(const struct ekp_probe *p, const struct ekp_abi_record
 				return err;
 			out->str_truncated = trunc;
 			continue;
-		case SLOT_INT:
+		case EKP_FETCH_SLOT_INT:
 			break;
 		}
 		if (faulted) {

@@ -5,9 +5,9 @@
  * fills turned back into the struct ekp_value that the trap engine's ekp_fetch_arg()
  * (host/fetch/eval.c) computes for the same registers and memory. Both are pure.
  *
- * Program semantics (what the guest interpreter implements; tests/unit/test_fetch_compile.c
- * has a reference interpreter). State: acc = 0, faulted = false, a data cursor at 0.
- * Instructions run in order up to nr_insns or the first EKP_OP_END.
+ * Program semantics (the guest runs include/ekprobe/abi_eval.h, which
+ * tests/unit/test_fetch_compile.c runs too). State: acc = 0, faulted = false, a data cursor
+ * at 0. Instructions run in order up to nr_insns or the first EKP_OP_END.
  *   REG     acc = the struct ekp_abi_regs word at byte offset imm
  *   IMM     acc = imm                      ADD   acc += imm (mod 2^64)
  *   DEREF   unless faulted: acc = 8-byte load at acc + imm; a failed load sets faulted
@@ -15,13 +15,13 @@
  *           a failed load sets faulted
  *   STORE   faulted: values[slot] = 0 and fault_mask bit slot; else values[slot] = acc.
  *           Then faulted = false.
- *   STRING  faulted: as STORE. Else copy the bytes at acc + imm, one at a time, up to (not
- *           including) a NUL, at most `size` bytes, to data[cursor..]:
- *           - the first byte cannot be read: values[slot] = 0 and fault_mask bit slot;
- *           - otherwise values[slot] = cursor | length << 16 | truncated << 31, where
- *             truncated = a byte could not be read before the NUL, or after `size` bytes
- *             the next one (read, not copied) is not a NUL or cannot be read;
- *             cursor += length. (The trap engine reads strings the same way.)
+ *   STRING  faulted: as STORE. Else read the string at acc + imm up to its NUL, at most
+ *           EKP_ABI_STR_SCAN bytes, keeping the first `size` bytes in data[cursor..]:
+ *           - a byte of those read cannot be read: values[slot] = 0 and fault_mask bit slot
+ *             (as the kernel's strncpy_from_kernel_nofault: the whole string faults);
+ *           - otherwise values[slot] = cursor | kept << 16 | truncated << 31, where
+ *             truncated = more characters than kept, or no NUL in the scan; cursor += kept.
+ *           (The trap engine reads strings the same way, keeping up to 255 bytes.)
  *           Then faulted = false.
  *   COMM    as STRING, of current->comm (at most `size` bytes).
  * A record's nr_values is the probe's nr_values. The host guarantees: the string and comm
@@ -47,24 +47,61 @@
 #include "ekprobe/probe.h"
 #include "host/event.h"
 
-/*
- * Compile p's arguments into out (addr = p->addr, flags ACTIVE and, for a return probe,
- * RETURN; missed 0). The probe must be resolved (its address and every @SYM).
- * Returns 0, or -EINVAL/-EOPNOTSUPP/-E2BIG when this probe cannot run on the jump engine,
- * with the reason in why (and ekp_err()), e.g. "needs 20 values; a jump-engine record holds
- * 16". out is zeroed first and unusable after a failure.
- */
-int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
-		      struct ekp_abi_probe *out, char *why, size_t whylen);
+/* How one argument's value lies in a record's values[]. */
+enum ekp_fetch_slot_kind {
+	EKP_FETCH_SLOT_NONE,   /* immediate string: no slot (the host has the text) */
+	EKP_FETCH_SLOT_INT,    /* count slots of integers */
+	EKP_FETCH_SLOT_STRING, /* one STRING slot */
+	EKP_FETCH_SLOT_COMM,   /* one COMM slot */
+};
+
+struct ekp_fetch_slot {
+	enum ekp_fetch_slot_kind kind;
+	unsigned int first, count;
+};
 
 /*
- * Decode a record of p (already matched to p: r->probe is p's index) into values[p->nr_args],
- * the same contents as ekp_fetch_arg() gives (see above for faults). Returns 0, or -EPROTO
- * (ekp_err() says why) when the record does not fit p's program: wrong nr_values, a fault
- * bit outside nr_values, a string outside data. Never reads outside *r.
+ * A probe's record layout, computed once per probe (by ekp_fetch_compile() or
+ * ekp_fetch_decoder_init()) and used for every record of it: the drain path does no planning.
+ * It points to the probe (types, immediate strings), which must outlive it. Plain data: keep
+ * it next to the compiled struct ekp_abi_probe, no free needed.
  */
-int ekp_fetch_from_record(const struct ekp_probe *p, const struct ekp_abi_record *r,
-			  struct ekp_value *values);
+struct ekp_fetch_decoder {
+	const struct ekp_probe *probe;
+	unsigned int nr_args;     /* values ekp_fetch_from_record() writes: one per argument */
+	unsigned int nr_values;   /* record value slots (<= EKP_ABI_MAX_VALUES) */
+	unsigned int nr_strings, nr_comms;
+	struct ekp_fetch_slot slot[EKP_MAX_ARGS];
+};
+
+/*
+ * Compile p's arguments into out (addr = p->addr, flags ACTIVE and, for a return probe,
+ * RETURN; missed and check 0: the engine sets check) and, unless dec is NULL, set up *dec for
+ * decoding p's records. The probe must be resolved (its address and every @SYM).
+ * Returns 0, or -EINVAL/-EOPNOTSUPP/-E2BIG when this probe cannot run on the jump engine,
+ * with the reason in why (and ekp_err()), e.g. "needs 20 values; a jump-engine record holds
+ * 16". out and *dec are zeroed first and unusable after a failure.
+ */
+int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
+		      struct ekp_abi_probe *out, struct ekp_fetch_decoder *dec, char *why,
+		      size_t whylen);
+
+/* The decoder alone (no program): 0, or -E2BIG/-EINVAL with the reason in why and ekp_err(). */
+int ekp_fetch_decoder_init(struct ekp_fetch_decoder *d, const struct ekp_probe *p, char *why,
+			   size_t whylen);
+
+/*
+ * Decode a record of d's probe (already matched to it: r->probe is its table index) into
+ * values[0 .. d->nr_args - 1], the same contents as ekp_fetch_arg() gives (see above for
+ * faults). nr_values is the capacity of values: a probe with more arguments than that is
+ * refused with -E2BIG, so no caller's array can overflow (immediate strings take no record
+ * slot, so a probe can have up to EKP_MAX_ARGS arguments for EKP_ABI_MAX_VALUES slots: size
+ * the array EKP_MAX_ARGS). Returns 0, -E2BIG, -EINVAL (d not set up), or -EPROTO (ekp_err()
+ * says why) when the record does not fit the program: wrong nr_values, a fault bit outside
+ * nr_values, a string outside data. Never reads outside *r, never writes past values[nr_values].
+ */
+int ekp_fetch_from_record(const struct ekp_fetch_decoder *d, const struct ekp_abi_record *r,
+			  struct ekp_value *values, unsigned int nr_values);
 
 /* The string encoding of a value slot (abi.h, EKP_OP_STRING). */
 #define EKP_FETCH_STR_OFF(v) ((unsigned int)((v) & 0xffff))

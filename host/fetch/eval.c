@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ekprobe/abi.h"
 #include "host/fetch/eval.h"
 
-#define STR_CHUNK 64
+#define STR_CHUNK 64       /* string reads up to the 255 bytes kept */
+#define STR_CHUNK_MAX 1024 /* past them: only looking for the NUL */
 
 static int reg_value(const struct ekp_fetch_ctx *ctx, int id, uint64_t *v)
 {
@@ -101,36 +103,48 @@ static int eval(const struct ekp_fetch_ctx *ctx, const struct ekp_fetch *f, bool
 	return -EINVAL;
 }
 
+/*
+ * A NUL-terminated string, as the kernel's kprobe events read one (strncpy_from_kernel_nofault
+ * over MAX_STRING_SIZE bytes) and as the jump engine's guest does (include/ekprobe/abi_eval.h):
+ * read up to the NUL, at most EKP_ABI_STR_SCAN bytes; any byte of those that cannot be read
+ * makes the whole value a fault. Up to 255 characters are kept; truncated: there were more, or
+ * no NUL in the scan. Reads never cross a page in one call, so an unreadable page fails the
+ * read that reaches it and nothing before it.
+ */
 static int fetch_string(const struct ekp_fetch_ctx *ctx, uint64_t addr, struct ekp_value *out)
 {
 	size_t have = 0, room = sizeof(out->str) - 1;
 
-	while (have < room) {
-		char chunk[STR_CHUNK];
-		size_t n = room - have < STR_CHUNK ? room - have : STR_CHUNK;
-		int err = ctx->read_mem(ctx->opaque, addr + have, chunk, n);
-		char *nul;
+	while (have < EKP_ABI_STR_SCAN) {
+		char chunk[STR_CHUNK_MAX];
+		uint64_t at = addr + have, page_left = 4096 - (at & 4095);
+		size_t n = have <= room ? STR_CHUNK : STR_CHUNK_MAX;
+		int err;
 
-		if (err && n > 1) { /* the chunk may cross into an unmapped page: go bytewise */
-			err = ctx->read_mem(ctx->opaque, addr + have, chunk, 1);
+		if (n > EKP_ABI_STR_SCAN - have)
+			n = EKP_ABI_STR_SCAN - have;
+		if (n > page_left)
+			n = (size_t)page_left;
+		err = ctx->read_mem(ctx->opaque, at, chunk, n);
+		if (err && n > 1) { /* a reader finer than pages: find the byte that fails */
 			n = 1;
+			err = ctx->read_mem(ctx->opaque, at, chunk, 1);
 		}
 		if (err) {
-			if (have == 0)
-				return err;
-			break;
+			memset(out->str, 0, sizeof(out->str));
+			return err;
 		}
-		nul = memchr(chunk, '\0', n);
-		if (nul) {
-			memcpy(out->str + have, chunk, (size_t)(nul - chunk));
-			have += (size_t)(nul - chunk);
-			out->str[have] = '\0';
-			return 0;
+		for (size_t i = 0; i < n; i++, have++) {
+			if (!chunk[i]) {
+				out->str[have < room ? have : room] = '\0';
+				out->str_truncated = have > room;
+				return 0;
+			}
+			if (have < room)
+				out->str[have] = chunk[i];
 		}
-		memcpy(out->str + have, chunk, n);
-		have += n;
 	}
-	out->str[have] = '\0';
+	out->str[room] = '\0';
 	out->str_truncated = true;
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ekprobe host/guest ABI, version 1. This one file is included by the host and, byte for byte
+ * ekprobe host/guest ABI, version 2. This one file is included by the host and, byte for byte
  * the same, by the guest kernel patch (scripts/kernel.sh copies it to include/linux/ekprobe_abi.h;
  * a test compares the copy the kernel was built with).
  *
@@ -36,13 +36,16 @@ typedef int64_t ekp_s64;
 #endif
 
 #define EKP_ABI_MAGIC 0x31454252504b4545ULL /* "EEKPRBE1" */
-#define EKP_ABI_VERSION 1
+#define EKP_ABI_VERSION 2
 
 #define EKP_ABI_MAX_INSNS 48   /* fetch-program instructions per probe */
 #define EKP_ABI_MAX_VALUES 16  /* fetch-args per record */
 #define EKP_ABI_DATA 128       /* string bytes per record */
+#define EKP_ABI_STR_SCAN 4096  /* bytes a string is read for its NUL, as the kernel's
+				* MAX_STRING_SIZE: a fault in them before the NUL faults it */
 #define EKP_ABI_COMM 16
 #define EKP_ABI_MAX_RET_INSTANCES 256 /* return-probe frames in flight, whole guest */
+#define EKP_ABI_MAX_CPUS 4096  /* records come from CPUs below min(NR_CPUS, this) */
 
 /* The register frame a trampoline pushes: the order of the kernel's x86_64 pt_regs. */
 struct ekp_abi_regs {
@@ -83,7 +86,9 @@ struct ekp_abi_insn {
 #define EKP_PROBE_F_RETURN 0x2  /* entry of a return probe: record at return, not here */
 
 struct ekp_abi_probe {
-	ekp_u64 addr;      /* the probed address (a record's check) */
+	ekp_u64 addr;      /* the probed address (a record's ip) */
+	ekp_u64 check;     /* host: a word it chose for this entry (never 0), copied into every
+			    * record of it: a record is tied to the entry the host wrote */
 	ekp_u32 flags;
 	ekp_u16 nr_insns;
 	ekp_u16 nr_values;
@@ -96,16 +101,21 @@ struct ekp_abi_ring_hdr {
 	ekp_u64 head;      /* guest: next record index to reserve */
 	ekp_u64 tail;      /* host: next record index it will read (it frees what it read) */
 	ekp_u64 lost;      /* guest: records dropped because the ring was full */
-	ekp_u64 reserved[5];
+	ekp_u64 lost_tail; /* guest: the largest tail at which it found the ring full */
+	ekp_u64 dropped;   /* guest: hits dropped unrecorded: nested in a hit on the same CPU
+			    * (the recursion guard), or on a CPU >= NR_CPUS */
+	ekp_u64 reserved[3];
 };
 
 #define EKP_REC_F_RETURN 0x1
 
 struct ekp_abi_record {
 	ekp_u64 seq;       /* written last: index + 1 once the record is complete */
+	ekp_u64 check;     /* the probe entry's check word, read at the hit */
 	ekp_u32 probe;     /* index in the probe table */
-	ekp_u32 cpu;
-	ekp_u64 tsc;       /* rdtsc at the hit */
+	ekp_u32 cpu;       /* < NR_CPUS (the descriptor's nr_cpus) */
+	ekp_u64 tsc;       /* rdtsc at the hit, with interrupts off and the recursion guard held:
+			    * one CPU's records are reserved in TSC order */
 	ekp_u64 ip;        /* probe address (return: the function's probe address) */
 	ekp_u64 ret_ip;    /* return records: where the function returned to */
 	ekp_u32 flags;     /* EKP_REC_F_* */
@@ -132,7 +142,9 @@ struct ekp_abi_desc {
 	ekp_u64 hit_entry;     /* VA of void hit(struct ekp_abi_regs *, unsigned long probe) */
 	ekp_u64 return_stub;   /* VA of the return trampoline return probes divert to */
 	ekp_u64 enabled;       /* host: 1 once slots and probe table are written */
-	ekp_u64 reserved[4];
+	ekp_u32 nr_cpus;       /* min(NR_CPUS, EKP_ABI_MAX_CPUS): records come from CPUs below it */
+	ekp_u32 reserved0;
+	ekp_u64 reserved[3];
 };
 
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The guest side of the jump engine (guest/linux-6.1/patches/0001-ekprobe-guest.patch,
-# docs/abi.md). First the built kernel against include/ekprobe/abi.h, read from the vmlinux
-# file: the header it was built with, the descriptor's bytes, where everything lies. Then real
+# docs/abi.md). First the built kernel against include/ekprobe/abi.h and abi_eval.h, read from
+# the vmlinux file: the headers it was built with, the descriptor's bytes, where everything
+# lies. Then real
 # boots driven by guest/jumpcheck.py, a minimal host independent of ekprobe-host: entry and
 # return probes from x86_64_start_kernel on, faults before and after trap_init, the recursion
 # guard, a full ring, two vCPUs, coexistence with the in-guest function tracer.
@@ -11,6 +12,10 @@ CONFIG=$kdir/.config
 
 check "the kernel was built with include/ekprobe/abi.h, byte for byte" \
 	cmp -s "$kdir/abi.h" "$top/include/ekprobe/abi.h"
+# The fetch-program interpreter the unit tests run (tests/unit/test_fetch_compile.c) is the one
+# in this kernel.
+check "the kernel was built with include/ekprobe/abi_eval.h, byte for byte" \
+	cmp -s "$kdir/abi_eval.h" "$top/include/ekprobe/abi_eval.h"
 check "CONFIG_EKPROBE_GUEST=y" grep -qx CONFIG_EKPROBE_GUEST=y "$CONFIG"
 
 # Sizes and constants from the header itself, compiled as the host compiles it.
@@ -20,10 +25,11 @@ cat > "$TMP/sizes.c" <<'EOF'
 #include "abi.h"
 int main(void)
 {
-	printf("%llu %d %zu %zu %zu %zu %zu %zu\n", (unsigned long long)EKP_ABI_MAGIC,
+	printf("%llu %d %zu %zu %zu %zu %zu %zu %d\n", (unsigned long long)EKP_ABI_MAGIC,
 	       EKP_ABI_VERSION, sizeof(struct ekp_abi_desc), sizeof(struct ekp_abi_probe),
 	       sizeof(struct ekp_abi_record), sizeof(struct ekp_abi_ring_hdr),
-	       offsetof(struct ekp_abi_desc, enabled), sizeof(struct ekp_abi_regs));
+	       offsetof(struct ekp_abi_desc, enabled), sizeof(struct ekp_abi_regs),
+	       EKP_ABI_MAX_CPUS);
 	return 0;
 }
 EOF
@@ -69,9 +75,9 @@ static_checks() {
 import re, struct, subprocess, sys
 from elf import *
 config, sizes = sys.argv[2:4]
-magic, version, desc_size, probe_size, record_size, hdr_size, enabled_off, regs_size = \
-    map(int, open(sizes).read().split())
-cfg = dict(re.findall(r"^(CONFIG_EKPROBE_\w+)=(\S+)$", open(config).read(), re.M))
+magic, version, desc_size, probe_size, record_size, hdr_size, enabled_off, regs_size, \
+    max_cpus = map(int, open(sizes).read().split())
+cfg = dict(re.findall(r"^(CONFIG_(?:EKPROBE_\w+|NR_CPUS))=(\S+)$", open(config).read(), re.M))
 need = ["ekprobe_desc", "ekprobe_slots", "ekprobe_hit", "ekprobe_ret_hit", "ekprobe_return_stub",
         "ekprobe_probes", "ekprobe_ring", "_stext", "_etext"]
 for s in need:
@@ -93,7 +99,10 @@ say(d_record_size == record_size,
     "desc.record_size is sizeof(struct ekp_abi_record) (%d)" % record_size)
 say(enabled_off == 80 and struct.unpack_from("<Q", d, enabled_off)[0] == 0,
     "desc.enabled is 0 in the image")
-say(d[enabled_off + 8:] == b"\0" * (desc_size - enabled_off - 8), "desc.reserved is zero")
+nr_cpus = struct.unpack_from("<I", d, enabled_off + 8)[0]
+say(nr_cpus == min(int(cfg.get("CONFIG_NR_CPUS", -1)), max_cpus),
+    "desc.nr_cpus is min(NR_CPUS, EKP_ABI_MAX_CPUS) (%d)" % nr_cpus)
+say(d[enabled_off + 12:] == b"\0" * (desc_size - enabled_off - 12), "desc.reserved is zero")
 say(regs_size == 168, "struct ekp_abi_regs is 21 words, like pt_regs")
 say(slots == syms["ekprobe_slots"], "desc.slots is ekprobe_slots")
 say(probes == syms["ekprobe_probes"], "desc.probes is ekprobe_probes")
@@ -122,8 +131,8 @@ for what, addr, size in (("descriptor", syms["ekprobe_desc"], desc_size),
 bl = read(syms["__start_kprobe_blacklist"],
           syms["__stop_kprobe_blacklist"] - syms["__start_kprobe_blacklist"]) or b""
 blacklist = set(struct.unpack("<%dQ" % (len(bl) // 8), bl))
-for s in ("ekprobe_hit", "ekprobe_ret_hit", "ekprobe_return_stub", "ekprobe_slots"):
-    say(syms[s] in blacklist, "%s is in the kprobe blacklist" % s)
+for s in ("ekprobe_hit", "ekprobe_ret_hit", "ekprobe_return_stub", "ekprobe_slots", "ekp_eval"):
+    say(s in syms and syms[s] in blacklist, "%s is in the kprobe blacklist" % s)
 # notrace: no ftrace call site (mcount_loc) inside the hit path.
 ml = read(syms["__start_mcount_loc"], syms["__stop_mcount_loc"] - syms["__start_mcount_loc"]) or b""
 sites = struct.unpack("<%dQ" % (len(ml) // 8), ml)
@@ -199,6 +208,16 @@ def common(b, r):
     say(r.get("qemu_status") == 0, "boot %d: QEMU exit status 0" % b)
     recs = r.get("records", [])
     say(r.get("tail") == 0, "boot %d: tail untouched by the guest" % b)
+    checks, ncpu = r.get("checks", []), r.get("desc", {}).get("nr_cpus", 0)
+    done = [x for x in recs if x["seq"] == x["index"] + 1]
+    say(done and all(x["probe"] < len(checks) and x["check"] == checks[x["probe"]] for x in done),
+        "boot %d: every record carries its probe-table entry's check word" % b)
+    say(all(x["cpu"] < ncpu for x in done), "boot %d: every record's cpu < nr_cpus (%d)" % (b, ncpu))
+    last, back = {}, 0
+    for x in done:  # index order: each CPU's records are reserved in TSC order
+        back += x["tsc"] < last.get(x["cpu"], 0)
+        last[x["cpu"]] = x["tsc"]
+    say(back == 0, "boot %d: per CPU, TSCs never go back in record order (%d did)" % (b, back))
     say(r.get("live_instances") == 0, "boot %d: no return instance left in flight" % b)
     say(all(x == 0 for x in r.get("missed", [1])), "boot %d: no return probe missed" % b)
     return recs
@@ -262,9 +281,9 @@ if r:
     # Two fetches fault after the early IDT exists (setup_arch, run_init_process); each fault's
     # fixup_exception hit comes while the CPU is in the handler. Other callers (rdmsr_safe...)
     # may record fixup_exception normally.
-    say(r["lost"] == 2,
-        "boot 1: fixup_exception hits inside a handler dropped into lost (%d), %d outside" %
-        (r["lost"], len(by(4))))
+    say(r["dropped"] == 2 and r["lost"] == 0,
+        "boot 1: fixup_exception hits inside a handler dropped (%d, lost %d), %d outside" %
+        (r["dropped"], r["lost"], len(by(4))))
     dm = con.split("EKPROBE-DMESG-BEGIN")[-1].split("EKPROBE-DMESG-END")[0]
     say("EKPROBE-DMESG-END" in con and not re.search(r"WARNING|BUG|Call Trace|ftrace fail", dm),
         "boot 1: dmesg has no warning")
@@ -281,8 +300,9 @@ if r:
 r = load(3)
 if r:
     recs = common(3, r)
-    say(r["head"] == 4096 and r["lost"] > 0,
-        "boot 3: ring full at tail + ring_records, the rest counted lost (%d)" % r["lost"])
+    say(r["head"] == 4096 and r["lost"] > 0 and r["lost_tail"] == 0,
+        "boot 3: ring full at tail + ring_records, the rest counted lost (%d) at tail %d" %
+        (r["lost"], r["lost_tail"]))
     say(all(x["seq"] == 0 for x in recs[:4032]) and
         all(x["seq"] == x["index"] + 1 for x in recs[4032:]),
         "boot 3: nothing written outside [tail, tail + ring_records)")

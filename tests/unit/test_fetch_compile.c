@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * host/fetch/compile.c: fetch-args compiled into ABI fetch programs, checked instruction by
- * instruction, then run by a reference interpreter written here from the semantics in
- * include/ekprobe/abi.h and host/fetch/compile.h, on fake registers and memory. The record it
- * fills, decoded by ekp_fetch_from_record(), must equal what the trap engine's ekp_fetch_arg()
- * computes on the same registers and memory: the proof both engines print the same values.
+ * instruction, then run by the guest's own interpreter (include/ekprobe/abi_eval.h, the file
+ * the guest kernel is built with) on fake registers and memory. The record it fills, decoded
+ * by ekp_fetch_from_record(), must equal what the trap engine's ekp_fetch_arg() computes on
+ * the same registers and memory: the proof both engines print the same values.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -50,9 +50,43 @@ static void put_str(uint64_t addr, const char *s)
 	memcpy(mem + (addr - MEM_BASE), s, strlen(s) + 1);
 }
 
-/* ---- the reference interpreter (what the guest does) ---------------------------------------- */
+/* ---- the guest's interpreter, in a host environment ------------------------------------ */
 
-static const char *const comm_of_current = "kworker/u4:1";
+static const char comm_of_current[EKP_ABI_COMM] = "kworker/u4:1";
+
+struct ekp_eval_env {
+	const struct ekp_abi_regs *frame;
+	const char *comm;
+};
+
+static bool ekp_eval_load(struct ekp_eval_env *env, ekp_u64 addr, unsigned int size,
+			  ekp_u64 *out)
+{
+	uint8_t buf[8] = { 0 };
+
+	(void)env;
+	assert_true(size == 1 || size == 2 || size == 4 || size == 8);
+	if (fake_read(NULL, addr, buf, size))
+		return false;
+	*out = 0;
+	for (unsigned int k = 0; k < size; k++)
+		*out |= (uint64_t)buf[k] << (8 * k);
+	return true;
+}
+
+static bool ekp_eval_reg(struct ekp_eval_env *env, unsigned int off, ekp_u64 *out)
+{
+	assert_true(off % 8 == 0 && off + 8 <= sizeof(*env->frame));
+	memcpy(out, (const uint8_t *)env->frame + off, 8);
+	return true;
+}
+
+static const char *ekp_eval_comm(struct ekp_eval_env *env)
+{
+	return env->comm;
+}
+
+#include "ekprobe/abi_eval.h"
 
 static void frame_from_regs(const struct ekp_regs *r, struct ekp_abi_regs *f)
 {
@@ -71,112 +105,53 @@ static void frame_from_regs(const struct ekp_regs *r, struct ekp_abi_regs *f)
 	f->sp = r->val[X86_64_SP];   f->ss = r->val[X86_64_SS];
 }
 
-/* Copy a string as the guest's STRING does; returns false if the first byte faults.
- * (comm: src_or_null is the task's comm, NUL-terminated.) */
-static bool ref_string(uint64_t addr, const char *src_or_null, unsigned int size,
-		       struct ekp_abi_record *rec, unsigned int *cursor, uint64_t *value)
+/* What the compiler promises about a program (compile.h), which the guest does not rely on. */
+static void check_program(const struct ekp_abi_probe *pr)
 {
-	unsigned int len = 0;
-	bool trunc = true;
+	uint64_t written = 0;
+	unsigned int str_bytes = 0;
 
-	for (;;) {
-		char ch;
-
-		if (src_or_null)
-			ch = src_or_null[len];
-		else if (fake_read(NULL, addr + len, &ch, 1))
-			break;
-		if (!ch) {
-			trunc = false;
-			break;
-		}
-		if (len == size) /* the byte after `size` was only looked at */
-			break;
-		assert_true(*cursor + len < EKP_ABI_DATA); /* the compiler's promise */
-		rec->data[*cursor + len] = ch;
-		len++;
-	}
-	if (len == 0 && trunc)
-		return false;
-	*value = EKP_FETCH_STR_VALUE(*cursor, len, trunc);
-	*cursor += len;
-	return true;
-}
-
-static void ref_run(const struct ekp_abi_probe *pr, const struct ekp_abi_regs *frame,
-		    struct ekp_abi_record *rec)
-{
-	uint64_t acc = 0, written = 0;
-	unsigned int cursor = 0;
-	bool faulted = false;
-
-	memset(rec, 0, sizeof(*rec));
-	rec->seq = 1;
-	rec->ip = pr->addr;
-	rec->nr_values = pr->nr_values;
 	assert_true(pr->nr_insns <= EKP_ABI_MAX_INSNS);
 	assert_true(pr->nr_values <= EKP_ABI_MAX_VALUES);
 	for (unsigned int i = 0; i < pr->nr_insns; i++) {
 		const struct ekp_abi_insn *in = &pr->insns[i];
-		uint8_t buf[8] = { 0 };
-		uint64_t v = 0;
 
 		assert_int_equal(in->reserved0, 0);
 		assert_int_equal(in->reserved1, 0);
-		switch (in->op) {
-		case EKP_OP_END:
-			i = pr->nr_insns;
-			break;
-		case EKP_OP_REG:
+		assert_true(in->op > EKP_OP_END && in->op < EKP_OP_NR);
+		if (in->op == EKP_OP_REG)
 			assert_true(in->imm >= 0 && in->imm % 8 == 0 &&
-				    (size_t)in->imm < sizeof(*frame));
-			memcpy(&acc, (const uint8_t *)frame + in->imm, 8);
-			break;
-		case EKP_OP_IMM:
-			acc = (uint64_t)in->imm;
-			break;
-		case EKP_OP_ADD:
-			acc += (uint64_t)in->imm;
-			break;
-		case EKP_OP_DEREF:
-		case EKP_OP_LOAD: {
-			unsigned int size = in->op == EKP_OP_DEREF ? 8 : in->size;
-
-			assert_true(size == 1 || size == 2 || size == 4 || size == 8);
-			if (faulted)
-				break;
-			if (fake_read(NULL, acc + (uint64_t)in->imm, buf, size)) {
-				faulted = true;
-				break;
-			}
-			for (unsigned int k = 0; k < size; k++)
-				v |= (uint64_t)buf[k] << (8 * k);
-			acc = v;
-			break;
+				    (size_t)in->imm < sizeof(struct ekp_abi_regs));
+		if (in->op == EKP_OP_LOAD)
+			assert_true(in->size == 1 || in->size == 2 || in->size == 4 ||
+				    in->size == 8);
+		if (in->op == EKP_OP_STRING || in->op == EKP_OP_COMM) {
+			assert_true(in->size > 0);
+			str_bytes += in->size;
 		}
-		case EKP_OP_STORE:
-		case EKP_OP_STRING:
-		case EKP_OP_COMM:
+		if (in->op == EKP_OP_STORE || in->op == EKP_OP_STRING || in->op == EKP_OP_COMM) {
 			assert_true(in->slot < pr->nr_values);
 			assert_false(written & (1ull << in->slot)); /* one writer per slot */
 			written |= 1ull << in->slot;
-			if (!faulted && in->op == EKP_OP_STORE) {
-				rec->values[in->slot] = acc;
-			} else if (faulted ||
-				   !ref_string(acc + (uint64_t)in->imm,
-					       in->op == EKP_OP_COMM ? comm_of_current : NULL,
-					       in->size, rec, &cursor, &rec->values[in->slot])) {
-				rec->values[in->slot] = 0;
-				rec->fault_mask |= 1u << in->slot;
-			}
-			faulted = false;
-			break;
-		default:
-			fail_msg("bad op %u", in->op);
 		}
 	}
-	/* Every value slot was written. */
-	assert_int_equal(written, pr->nr_values == 64 ? ~0ull : (1ull << pr->nr_values) - 1);
+	assert_true(str_bytes <= EKP_ABI_DATA);
+	/* Every value slot is written. */
+	assert_int_equal(written, (1ull << pr->nr_values) - 1);
+}
+
+/* The guest at a hit: the record as ekprobe_hit() fills it, values by the shared evaluator. */
+static void guest_run(const struct ekp_abi_probe *pr, const struct ekp_abi_regs *frame,
+		      struct ekp_abi_record *rec)
+{
+	struct ekp_eval_env env = { .frame = frame, .comm = comm_of_current };
+
+	check_program(pr);
+	memset(rec, 0xa5, sizeof(*rec)); /* the evaluator clears what it owns */
+	rec->seq = 1;
+	rec->ip = pr->addr;
+	ekp_abi_eval(&env, pr, rec);
+	assert_int_equal(rec->nr_values, pr->nr_values);
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -251,9 +226,12 @@ static unsigned int compare_engines(const struct ekp_probe *p, const struct ekp_
 	unsigned int prefixes = 0;
 
 	snprintf(task.comm, sizeof(task.comm), "%s", comm_of_current);
+	static struct ekp_fetch_decoder dec;
+
 	frame_from_regs(regs, &frame);
-	ref_run(prog, &frame, &rec);
-	if (ekp_fetch_from_record(p, &rec, jump))
+	guest_run(prog, &frame, &rec);
+	assert_int_equal(ekp_fetch_decoder_init(&dec, p, NULL, 0), 0);
+	if (ekp_fetch_from_record(&dec, &rec, jump, EKP_MAX_ARGS))
 		fail_msg("from_record: %s", ekp_errmsg());
 	for (unsigned int i = 0; i < p->nr_args; i++) {
 		struct ekp_buf bt = { 0 }, bj = { 0 };
@@ -287,7 +265,7 @@ static void compile_ok(const struct ekp_probe *p, struct ekp_abi_probe *prog)
 {
 	char why[256];
 
-	if (ekp_fetch_compile(p, &ekp_arch_x86_64, prog, why, sizeof(why)))
+	if (ekp_fetch_compile(p, &ekp_arch_x86_64, prog, NULL, why, sizeof(why)))
 		fail_msg("compile '%s': %s", p->text ? p->text : "?", why);
 }
 
@@ -521,7 +499,7 @@ static void expect_refusal(const char *text, int err, const char *reason_part)
 	struct ekp_abi_probe prog;
 	char why[256];
 
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, why, sizeof(why)), err);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, why, sizeof(why)), err);
 	if (!strstr(why, reason_part) || !strstr(ekp_errmsg(), reason_part))
 		fail_msg("'%s': reason '%s' lacks '%s'", text, why, reason_part);
 	assert_int_equal(prog.nr_insns, 0);
@@ -557,27 +535,27 @@ static void test_refusals(void **state)
 	compile_ok(p, &prog);
 	assert_int_equal(prog.insns[1].size, 8);
 	p->resolved = false;
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, why, sizeof(why)), -EINVAL);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "not resolved"));
 	p->resolved = true;
 	other.jump = NULL; /* an arch without a jump engine half */
-	assert_int_equal(ekp_fetch_compile(p, &other, &prog, why, sizeof(why)), -EOPNOTSUPP);
+	assert_int_equal(ekp_fetch_compile(p, &other, &prog, NULL, why, sizeof(why)), -EOPNOTSUPP);
 	ekp_probe_free(p);
 
 	/* Parsed but never resolved. */
 	assert_int_equal(ekp_probe_parse("p:g/e start_kernel v=@sym", &ekp_arch_x86_64, &p, NULL),
 			 0);
 	p->resolved = true;
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, why, sizeof(why)), -EINVAL);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, why, sizeof(why)), -EINVAL);
 	assert_string_equal(why, "argument 1 'v=@sym': symbol is not resolved");
 	/* A NULL/0 why buffer is fine. */
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, 0), -EINVAL);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, NULL, 0), -EINVAL);
 	ekp_probe_free(p);
 
 	/* Exactly 48 instructions fit. 16 x (REG DEREF STORE) = 48. */
 	p = parse("p:g/e start_kernel +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) "
 		  "+0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(+0(%di))");
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, why, sizeof(why)), -E2BIG);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, why, sizeof(why)), -E2BIG);
 	assert_string_equal(why, "needs 49 fetch instructions; a jump-engine probe holds 48");
 	ekp_probe_free(p);
 	p = parse("p:g/e start_kernel +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) "
@@ -595,48 +573,173 @@ static void test_bad_records(void **state)
 	struct ekp_abi_probe prog;
 	struct ekp_abi_regs frame;
 	struct ekp_abi_record rec, bad;
+	struct ekp_fetch_decoder dec;
 	struct ekp_value v[3];
+	char why[256];
 
 	(void)state;
 	setup_mem();
-	compile_ok(p, &prog);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, &dec, why, sizeof(why)), 0);
+	assert_ptr_equal(dec.probe, p);
+	assert_int_equal(dec.nr_args, 3);
+	assert_int_equal(dec.nr_values, prog.nr_values);
 	frame_from_regs(&regs, &frame);
-	ref_run(&prog, &frame, &rec);
-	assert_int_equal(ekp_fetch_from_record(p, &rec, v), 0);
+	guest_run(&prog, &frame, &rec);
+	assert_int_equal(ekp_fetch_from_record(&dec, &rec, v, 3), 0);
 	assert_string_equal(v[0].str, "console=ttyS0");
 	assert_string_equal(v[2].str, comm_of_current);
 
 	bad = rec;
 	bad.nr_values = 2;
-	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	assert_int_equal(ekp_fetch_from_record(&dec, &bad, v, 3), -EPROTO);
 	bad = rec;
 	bad.fault_mask = 1u << 3;
-	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	assert_int_equal(ekp_fetch_from_record(&dec, &bad, v, 3), -EPROTO);
 	bad = rec;
 	bad.values[0] = EKP_FETCH_STR_VALUE(120, 9, 0);
-	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	assert_int_equal(ekp_fetch_from_record(&dec, &bad, v, 3), -EPROTO);
 	bad.values[0] = EKP_FETCH_STR_VALUE(128, 0, 0); /* empty at the end: fine */
-	assert_int_equal(ekp_fetch_from_record(p, &bad, v), 0);
+	assert_int_equal(ekp_fetch_from_record(&dec, &bad, v, 3), 0);
 	assert_string_equal(v[0].str, "");
 	bad.values[0] = EKP_FETCH_STR_VALUE(129, 0, 0);
-	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	assert_int_equal(ekp_fetch_from_record(&dec, &bad, v, 3), -EPROTO);
 	bad.values[0] = EKP_FETCH_STR_VALUE(0, 0x7fff, 1);
-	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	assert_int_equal(ekp_fetch_from_record(&dec, &bad, v, 3), -EPROTO);
 	bad.values[0] = 1ull << 40;
-	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	assert_int_equal(ekp_fetch_from_record(&dec, &bad, v, 3), -EPROTO);
 	bad = rec;
 	bad.values[2] = EKP_FETCH_STR_VALUE(0, 17, 0); /* a comm longer than TASK_COMM_LEN */
-	assert_int_equal(ekp_fetch_from_record(p, &bad, v), -EPROTO);
+	assert_int_equal(ekp_fetch_from_record(&dec, &bad, v, 3), -EPROTO);
 	/* Faults: the string faults, the comm of an unknown task is "<...>" as in the trap
 	 * engine, an integer faults. */
 	bad = rec;
 	bad.fault_mask = 7;
-	assert_int_equal(ekp_fetch_from_record(p, &bad, v), 0);
+	assert_int_equal(ekp_fetch_from_record(&dec, &bad, v, 3), 0);
 	assert_int_equal(v[0].err, -EFAULT);
 	assert_int_equal(v[1].err, -EFAULT);
 	assert_int_equal(v[2].err, 0);
 	assert_string_equal(v[2].str, "<...>");
+	/* An array too small for the arguments: refused before anything is written. */
+	assert_int_equal(ekp_fetch_from_record(&dec, &rec, v, 2), -E2BIG);
+	assert_non_null(strstr(ekp_errmsg(), "3 arguments"));
+	/* A decoder never set up (or of a failed compile) decodes nothing. */
+	memset(&dec, 0, sizeof(dec));
+	assert_int_equal(ekp_fetch_from_record(&dec, &rec, v, 3), -EINVAL);
+	p->resolved = false;
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, &dec, why, sizeof(why)),
+			 -EINVAL);
+	assert_int_equal(ekp_fetch_from_record(&dec, &rec, v, 3), -EINVAL);
 	ekp_probe_free(p);
+}
+
+/*
+ * Immediate strings take no record slot: 20 arguments fit 14 values, so a probe's records
+ * decode into one value per argument, more than EKP_ABI_MAX_VALUES. An array sized for the
+ * record's values is refused, not overrun (heap arrays: ASan sees any write past them).
+ */
+static void test_many_arguments(void **state)
+{
+	struct ekp_regs regs = regs_default();
+	struct ekp_probe *p = parse("p:g/e start_kernel %di \\\"a\" %si \\\"b\" %dx %cx \\\"c\" %r8 "
+				    "%r9 %ax %bx \\\"d\" %bp %r10 %r11 \\\"e\" %r12 %r13 %r14 "
+				    "\\\"f\"");
+	struct ekp_value *small = calloc(EKP_ABI_MAX_VALUES, sizeof(*small));
+	struct ekp_value *all = calloc(EKP_MAX_ARGS, sizeof(*all));
+	struct ekp_abi_probe prog;
+	struct ekp_abi_regs frame;
+	struct ekp_abi_record rec;
+	struct ekp_fetch_decoder dec;
+	char why[256];
+
+	(void)state;
+	assert_non_null(small);
+	assert_non_null(all);
+	assert_int_equal(p->nr_args, 20);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, &dec, why, sizeof(why)), 0);
+	assert_int_equal(prog.nr_values, 14);
+	assert_int_equal(dec.nr_args, 20);
+	frame_from_regs(&regs, &frame);
+	guest_run(&prog, &frame, &rec);
+	assert_int_equal(ekp_fetch_from_record(&dec, &rec, small, EKP_ABI_MAX_VALUES), -E2BIG);
+	assert_non_null(strstr(ekp_errmsg(), "20 arguments"));
+	assert_int_equal(ekp_fetch_from_record(&dec, &rec, all, EKP_MAX_ARGS), 0);
+	assert_int_equal(all[0].u[0], regs.val[X86_64_DI]);
+	assert_string_equal(all[1].str, "a");
+	assert_int_equal(all[18].u[0], regs.val[X86_64_R14]);
+	assert_string_equal(all[19].str, "f");
+	assert_int_equal(compare_engines(p, &regs, &prog), 0);
+	free(small);
+	free(all);
+	ekp_probe_free(p);
+}
+
+
+
+/*
+ * The guest treats the probe table as untrusted: random entries never make the shared
+ * evaluator touch memory outside the record (a heap block of its exact size: ASan), call a
+ * hook with a bad offset or size (the hooks assert), or leave a faulted value non-zero.
+ */
+static void test_hostile_programs(void **state)
+{
+	struct ekp_abi_probe *pr = malloc(sizeof(*pr));
+	struct ekp_abi_record *rec = malloc(sizeof(*rec));
+	struct ekp_regs regs = regs_default();
+	struct ekp_abi_regs frame;
+	struct ekp_eval_env env = { .frame = &frame, .comm = comm_of_current };
+	uint64_t rng = 0x243f6a8885a308d3ull;
+	unsigned int strings = 0;
+
+	(void)state;
+	assert_non_null(pr);
+	assert_non_null(rec);
+	setup_mem();
+	frame_from_regs(&regs, &frame);
+	for (unsigned int round = 0; round < 20000; round++) {
+		uint8_t *b = (uint8_t *)pr;
+
+		for (size_t k = 0; k < sizeof(*pr); k++) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			b[k] = (uint8_t)rng;
+		}
+		for (unsigned int i = 0; i < EKP_ABI_MAX_INSNS; i++) {
+			struct ekp_abi_insn *in = &pr->insns[i];
+
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			in->op = (uint8_t)(rng % (EKP_OP_NR + 2));
+			if (in->op == EKP_OP_END && rng % 7)
+				in->op = EKP_OP_STRING;
+			if (rng & 0x100)
+				in->slot = (uint8_t)(in->slot % 20);
+			if (rng & 0x200)
+				in->imm = (int64_t)(rng % 200) - 16;
+			else if (rng & 0x400)
+				in->imm = (int64_t)(MEM_BASE + (rng >> 20) % 4200) - 50;
+			if (rng & 0x800)
+				in->size = (uint8_t)(in->size % 140);
+		}
+		if (round & 1)
+			pr->nr_insns %= EKP_ABI_MAX_INSNS + 3;
+		if (round & 2)
+			pr->nr_values %= EKP_ABI_MAX_VALUES + 3;
+		env.comm = (round & 4) ? NULL : comm_of_current;
+		memset(rec, 0x5a, sizeof(*rec));
+		ekp_abi_eval(&env, pr, rec);
+		assert_true(rec->nr_values <= EKP_ABI_MAX_VALUES);
+		assert_int_equal(rec->fault_mask >> EKP_ABI_MAX_VALUES, 0);
+		for (unsigned int i = 0; i < EKP_ABI_MAX_VALUES; i++)
+			if (rec->fault_mask & (1u << i))
+				assert_int_equal(rec->values[i], 0);
+		/* Untouched header fields stay as they were. */
+		assert_int_equal(rec->seq, 0x5a5a5a5a5a5a5a5aull);
+		assert_int_equal(rec->pid, 0x5a5a5a5a);
+		for (unsigned int i = 0; i < EKP_ABI_DATA; i++)
+			strings += rec->data[i] != 0;
+	}
+	/* The random programs did copy strings. */
+	assert_true(strings > 1000);
+	free(pr);
+	free(rec);
 }
 
 int main(void)
@@ -648,6 +751,8 @@ int main(void)
 		cmocka_unit_test(test_random_differential),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_bad_records),
+		cmocka_unit_test(test_many_arguments),
+		cmocka_unit_test(test_hostile_programs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

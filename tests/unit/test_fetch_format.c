@@ -22,9 +22,14 @@
 #define MEM_BASE 0xffff888000001000ull
 static uint8_t mem[4096];
 
+static unsigned int reads, page_crossings;
+
 static int fake_read(void *opaque, uint64_t addr, void *buf, size_t len)
 {
 	(void)opaque;
+	reads++;
+	if (len && (addr & ~4095ull) != ((addr + len - 1) & ~4095ull))
+		page_crossings++;
 	if (addr < MEM_BASE || addr + len > MEM_BASE + sizeof(mem) || addr + len < addr)
 		return -EFAULT;
 	memcpy(buf, mem + (addr - MEM_BASE), len);
@@ -121,6 +126,78 @@ static void test_memory_deref_string_and_faults(void **state)
 	assert_string_equal(b.data, "\"console=ttyS0\" 67305985 (fault) {1,2,3,4} ");
 	ekp_buf_free(&b);
 	ekp_probe_free(p);
+}
+
+/* One string argument at addr, as the trap engine reads it. */
+static struct ekp_value string_at(uint64_t addr)
+{
+	char spec[96];
+	struct ekp_probe *p;
+	struct ekp_regs r = regs_with(addr, MEM_BASE);
+	struct ekp_value v;
+
+	snprintf(spec, sizeof(spec), "p:g/e start_kernel s=+0(%%di):string");
+	p = parse(spec);
+	eval_all(p, &r, &v);
+	ekp_probe_free(p);
+	return v;
+}
+
+/*
+ * Strings as the kernel's kprobe events read them (strncpy_from_kernel_nofault over
+ * MAX_STRING_SIZE bytes): a byte that cannot be read before the NUL faults the whole string,
+ * wherever it is; 255 characters are kept, a longer string is truncated ("...").
+ */
+static void test_strings(void **state)
+{
+	struct ekp_value v;
+	char want[256];
+
+	(void)state;
+	memset(mem, 'a', sizeof(mem));
+	mem[100] = '\0';
+	/* Complete, and the empty string. */
+	v = string_at(MEM_BASE + 90);
+	assert_int_equal(v.err, 0);
+	assert_string_equal(v.str, "aaaaaaaaaa");
+	assert_false(v.str_truncated);
+	v = string_at(MEM_BASE + 100);
+	assert_int_equal(v.err, 0);
+	assert_string_equal(v.str, "");
+	/* Running into unreadable memory after a few readable bytes: a fault, nothing kept. */
+	v = string_at(MEM_BASE + sizeof(mem) - 3);
+	assert_int_equal(v.err, -EFAULT);
+	assert_string_equal(v.str, "");
+	/* Exactly 255 characters: complete. 256: truncated to 255. */
+	mem[100] = 'a';
+	mem[1000 + 255] = '\0';
+	memset(want, 'a', 255);
+	want[255] = '\0';
+	v = string_at(MEM_BASE + 1000);
+	assert_int_equal(v.err, 0);
+	assert_string_equal(v.str, want);
+	assert_false(v.str_truncated);
+	v = string_at(MEM_BASE + 999);
+	assert_int_equal(v.err, 0);
+	assert_string_equal(v.str, want);
+	assert_true(v.str_truncated);
+	/* Longer than what is kept, and faulting before its NUL: the kernel reads on, and says
+	 * (fault); so do we. */
+	mem[1000 + 255] = 'a';
+	v = string_at(MEM_BASE + 1000);
+	assert_int_equal(v.err, -EFAULT);
+	/* No NUL within the 4096 bytes the kernel reads, all readable: cut, not a fault. */
+	reads = page_crossings = 0;
+	v = string_at(MEM_BASE);
+	assert_int_equal(v.err, 0);
+	assert_string_equal(v.str, want);
+	assert_true(v.str_truncated);
+	/* One byte further, the 4096th byte is unreadable: a fault. */
+	v = string_at(MEM_BASE + 1);
+	assert_int_equal(v.err, -EFAULT);
+	/* No read crossed into the next page (an unreadable page fails only the reads of it). */
+	assert_int_equal(page_crossings, 0);
+	assert_true(reads < 64);
 }
 
 static void test_text_and_json_lines(void **state)
@@ -486,6 +563,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registers_and_types),
 		cmocka_unit_test(test_memory_deref_string_and_faults),
+		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_text_and_json_lines),
 		cmocka_unit_test(test_task_layout_from_image),
 		cmocka_unit_test(test_guest_strings_escaped),

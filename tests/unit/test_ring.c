@@ -2,7 +2,8 @@
 /*
  * host/engines/ring.c: descriptor checks, draining with hostile contents, and a concurrent test:
  * producer threads speaking the guest's reservation protocol against a consumer thread using
- * ekp_ring_drain(). Every record produced is consumed exactly once or counted lost.
+ * ekp_ring_drain(). Every record produced is consumed exactly once or counted lost, and every
+ * loss passes the reader's check of the lost counter.
  * Also run under ThreadSanitizer by hand:
  *   cc -D_GNU_SOURCE -Iinclude -I. -O1 -g -fsanitize=thread tests/unit/test_ring.c host/engines/ring.c \
  *      lib/err.c -lcmocka -lpthread -o /tmp/test_ring_tsan && /tmp/test_ring_tsan
@@ -24,7 +25,10 @@
 #include "ekprobe/err.h"
 #include "host/engines/ring.h"
 
-/* ---- a ring in host memory, and the guest's side of the protocol ---------------------------- */
+/* ---- a ring in host memory, the host's probe table, and the guest's side of the protocol -- */
+
+#define MAX_PROBES 8
+#define NR_CPUS 4
 
 struct ring {
 	size_t bytes;
@@ -32,38 +36,73 @@ struct ring {
 	uint64_t *mem; /* 8-byte aligned */
 	struct ekp_abi_ring_hdr *hdr;
 	struct ekp_abi_record *recs;
+	struct ekp_abi_probe table[MAX_PROBES]; /* what the host wrote (the guest's copy too) */
+	struct ekp_ring_reader *rd;
 };
 
-static void ring_new(struct ring *r, uint32_t nr)
+/* A table entry as the engine writes it: probe i at 0xffffffff81000000 + i, two values. */
+static void write_entry(struct ring *r, uint32_t i, bool ret)
 {
+	struct ekp_abi_probe *e = &r->table[i];
+
+	memset(e, 0, sizeof(*e));
+	e->addr = 0xffffffff81000000ull + i;
+	e->flags = EKP_PROBE_F_ACTIVE | (ret ? EKP_PROBE_F_RETURN : 0);
+	e->nr_values = 2;
+	assert_int_equal(ekp_ring_expect(r->rd, i, e), 0);
+	assert_true(e->check != 0);
+}
+
+static void ring_new_cpus(struct ring *r, uint32_t nr, uint32_t nr_probes, uint32_t nr_cpus)
+{
+	struct ekp_ring_config cfg = { .nr_records = nr, .max_probes = MAX_PROBES,
+				       .nr_cpus = nr_cpus };
+
+	memset(r, 0, sizeof(*r));
 	r->nr = nr;
 	r->bytes = (size_t)ekp_ring_bytes(nr);
 	r->mem = calloc(1, r->bytes);
 	assert_non_null(r->mem);
 	r->hdr = (struct ekp_abi_ring_hdr *)r->mem;
 	r->recs = (struct ekp_abi_record *)(r->hdr + 1);
+	assert_int_equal(ekp_ring_reader_new(&cfg, &r->rd), 0);
+	for (uint32_t i = 0; i < nr_probes; i++)
+		write_entry(r, i, false);
+}
+
+static void ring_new(struct ring *r, uint32_t nr, uint32_t nr_probes)
+{
+	ring_new_cpus(r, nr, nr_probes, NR_CPUS);
 }
 
 static void ring_free(struct ring *r)
 {
+	ekp_ring_reader_free(r->rd);
 	free(r->mem);
 	memset(r, 0, sizeof(*r));
 }
 
 /*
- * The guest: reserve an index (refused when full: lost++), fill the slot, publish seq last.
- * Returns false when the record was lost.
+ * The guest: reserve an index (refused when full: lost_tail = max(lost_tail, tail), lost++),
+ * fill the slot from its probe-table entry, publish seq last. Returns false when the record
+ * was lost.
  */
 static bool produce(struct ring *r, uint32_t probe, uint32_t cpu, uint64_t payload)
 {
-	uint64_t h, t;
+	const struct ekp_abi_probe *e = &r->table[probe % MAX_PROBES];
+	uint64_t h, t, lt;
 	struct ekp_abi_record *rec;
 
 	for (;;) {
 		t = __atomic_load_n(&r->hdr->tail, __ATOMIC_ACQUIRE);
 		h = __atomic_load_n(&r->hdr->head, __ATOMIC_RELAXED);
 		if (h - t >= r->nr) {
-			__atomic_fetch_add(&r->hdr->lost, 1, __ATOMIC_RELAXED);
+			lt = __atomic_load_n(&r->hdr->lost_tail, __ATOMIC_RELAXED);
+			while (lt < t && !__atomic_compare_exchange_n(&r->hdr->lost_tail, &lt, t,
+								       false, __ATOMIC_SEQ_CST,
+								       __ATOMIC_RELAXED))
+				;
+			__atomic_fetch_add(&r->hdr->lost, 1, __ATOMIC_SEQ_CST);
 			return false;
 		}
 		if (__atomic_compare_exchange_n(&r->hdr->head, &h, h + 1, false, __ATOMIC_ACQ_REL,
@@ -71,20 +110,31 @@ static bool produce(struct ring *r, uint32_t probe, uint32_t cpu, uint64_t paylo
 			break;
 	}
 	rec = &r->recs[h & (r->nr - 1)];
+	rec->check = e->check;
 	rec->probe = probe;
 	rec->cpu = cpu;
 	rec->tsc = payload;
-	rec->ip = 0xffffffff81000000ull + probe;
+	rec->ip = e->addr;
 	rec->ret_ip = 0;
-	rec->flags = 0;
+	rec->flags = (e->flags & EKP_PROBE_F_RETURN) ? EKP_REC_F_RETURN : 0;
 	rec->fault_mask = 0;
 	rec->pid = (int32_t)cpu;
-	rec->nr_values = 2;
+	rec->nr_values = e->nr_values;
 	snprintf(rec->comm, sizeof(rec->comm), "prod%u", cpu);
 	rec->values[0] = payload;
 	rec->values[1] = ~payload;
 	__atomic_store_n(&rec->seq, h + 1, __ATOMIC_RELEASE);
 	return true;
+}
+
+static int drain(struct ring *r, ekp_ring_cb cb, void *opaque)
+{
+	return ekp_ring_drain(r->rd, r->mem, r->bytes, cb, opaque);
+}
+
+static const struct ekp_ring_stats *stats(const struct ring *r)
+{
+	return ekp_ring_stats(r->rd);
 }
 
 /* ---- collecting callback ------------------------------------------------------------------ */
@@ -124,6 +174,7 @@ static struct ekp_abi_desc good_desc(void)
 		.ring = 0xffffffff82500000ull, .ring_records = 1024,
 		.record_size = sizeof(struct ekp_abi_record),
 		.hit_entry = 0xffffffff81100000ull, .return_stub = 0xffffffff81e0f000ull,
+		.nr_cpus = 64,
 	};
 	return d;
 }
@@ -147,8 +198,8 @@ static void test_desc_check(void **state)
 	assert_string_equal(why, "");
 	d.magic = 0;
 	expect_bad(&d, -EPROTO, "magic");
-	d = good_desc(); d.version = 2;
-	expect_bad(&d, -EPROTO, "ABI version 2");
+	d = good_desc(); d.version = 1;
+	expect_bad(&d, -EPROTO, "ABI version 1, this host speaks 2");
 	d = good_desc(); d.record_size = 320;
 	expect_bad(&d, -EPROTO, "sizes differ");
 	d = good_desc(); d.probe_size++;
@@ -175,6 +226,12 @@ static void test_desc_check(void **state)
 	expect_bad(&d, -EINVAL, "slot area");
 	d = good_desc(); d.ring = d.probes + 64;
 	expect_bad(&d, -EINVAL, "overlap");
+	d = good_desc(); d.nr_cpus = 0;
+	expect_bad(&d, -EINVAL, "nr_cpus 0");
+	d = good_desc(); d.nr_cpus = EKP_RING_MAX_CPUS + 1;
+	expect_bad(&d, -EINVAL, "nr_cpus");
+	d = good_desc(); d.nr_cpus = EKP_RING_MAX_CPUS;
+	assert_int_equal(ekp_ring_desc_check(&d, NULL, 0), 0);
 	d = good_desc(); d.hit_entry = 0;
 	expect_bad(&d, -EINVAL, "hit_entry");
 	/* no why buffer */
@@ -183,20 +240,53 @@ static void test_desc_check(void **state)
 
 /* ---- single-threaded drains ----------------------------------------------------------------- */
 
+static void test_reader_config(void **state)
+{
+	struct ekp_ring_reader *rd = (void *)1;
+	struct ekp_ring_config cfg = { .nr_records = 8, .max_probes = 4, .nr_cpus = 2 };
+	struct ekp_abi_probe e = { .addr = 1 };
+	uint64_t words[64];
+
+	(void)state;
+	cfg.nr_records = 6;
+	assert_int_equal(ekp_ring_reader_new(&cfg, &rd), -EINVAL);
+	assert_null(rd);
+	cfg.nr_records = 8;
+	cfg.nr_cpus = 0;
+	assert_int_equal(ekp_ring_reader_new(&cfg, &rd), -EINVAL);
+	cfg.nr_cpus = EKP_RING_MAX_CPUS + 1;
+	assert_int_equal(ekp_ring_reader_new(&cfg, &rd), -EINVAL);
+	cfg.nr_cpus = 2;
+	cfg.max_probes = 0;
+	assert_int_equal(ekp_ring_reader_new(&cfg, &rd), -EINVAL);
+	cfg.max_probes = 4;
+	assert_int_equal(ekp_ring_reader_new(&cfg, &rd), 0);
+	/* Check words: never 0, a new one at every (re)write of an entry. */
+	for (unsigned int i = 0; i < 64; i++) {
+		assert_int_equal(ekp_ring_expect(rd, i % 4, &e), 0);
+		words[i] = e.check;
+		assert_true(words[i] != 0);
+		for (unsigned int k = 0; k < i; k++)
+			assert_true(words[k] != words[i]);
+	}
+	assert_int_equal(ekp_ring_expect(rd, 4, &e), -EINVAL);
+	ekp_ring_reader_free(rd);
+	ekp_ring_reader_free(NULL);
+}
+
 static void test_drain_basic_and_wrap(void **state)
 {
 	struct ring r;
 	struct got *g = calloc(1, sizeof(*g));
-	struct ekp_ring_stats st = { 0 };
-	uint64_t tail = 0, next = 0;
+	uint64_t next = 0;
 
 	(void)state;
-	ring_new(&r, 8);
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 0);
+	ring_new(&r, 8, 4);
+	assert_int_equal(drain(&r, collect, g), 0);
 	for (unsigned int i = 0; i < 5; i++)
 		assert_true(produce(&r, i % 4, 1, next++));
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 5);
-	assert_int_equal(tail, 5);
+	assert_int_equal(drain(&r, collect, g), 5);
+	assert_int_equal(ekp_ring_tail(r.rd), 5);
 	assert_int_equal(g->n, 5);
 	for (unsigned int i = 0; i < 5; i++) {
 		assert_int_equal(g->recs[i].seq, i + 1);
@@ -204,9 +294,10 @@ static void test_drain_basic_and_wrap(void **state)
 		assert_string_equal(g->recs[i].comm, "prod1");
 	}
 	/* Nothing new: nothing read. */
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 0);
-	ekp_ring_publish_tail(r.mem, tail);
-	/* Many laps, with the ring filling up. */
+	assert_int_equal(drain(&r, collect, g), 0);
+	ekp_ring_publish(r.rd, r.mem);
+	assert_int_equal(r.hdr->tail, 5);
+	/* Many laps, with the ring filling up: the losses are real, and counted. */
 	g->n = 0;
 	for (unsigned int lap = 0; lap < 100; lap++) {
 		unsigned int made = 0, lost_before = (unsigned int)r.hdr->lost;
@@ -216,77 +307,120 @@ static void test_drain_basic_and_wrap(void **state)
 		assert_int_equal(made, 8);
 		assert_int_equal(r.hdr->lost - lost_before, 3);
 		g->n = 0;
-		assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 8);
-		ekp_ring_publish_tail(r.mem, tail);
+		assert_int_equal(drain(&r, collect, g), 8);
+		ekp_ring_publish(r.rd, r.mem);
+		if (lap % 3 == 0)
+			ekp_ring_update_counters(r.rd, r.mem);
 		for (unsigned int i = 1; i < 8; i++)
 			assert_int_equal(g->recs[i].values[0], g->recs[i - 1].values[0] + 1);
 	}
-	assert_int_equal(tail, 5 + 800);
-	assert_int_equal(st.delivered, 805);
-	assert_int_equal(st.invalid + st.torn, 0);
-	{
-		uint64_t head, lost;
-
-		ekp_ring_read_counters(r.mem, &head, &lost);
-		assert_int_equal(head, 805);
-		assert_int_equal(lost, 300);
-	}
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(ekp_ring_tail(r.rd), 5 + 800);
+	assert_int_equal(stats(&r)->delivered, 805);
+	assert_int_equal(stats(&r)->invalid + stats(&r)->torn, 0);
+	assert_int_equal(r.hdr->head, 805);
+	assert_int_equal(stats(&r)->lost, 300);
+	assert_int_equal(stats(&r)->bad_lost, 0);
 	ring_free(&r);
 	free(g);
 }
 
+/* Every reason a complete record is refused; refused records are consumed, never delivered. */
 static void test_drain_invalid_records(void **state)
 {
 	struct ring r;
 	struct got *g = calloc(1, sizeof(*g));
-	struct ekp_ring_stats st = { 0 };
-	uint64_t tail = 0;
+	const struct ekp_ring_stats *st;
+	uint64_t old_check;
 
 	(void)state;
-	ring_new(&r, 16);
-	for (unsigned int i = 0; i < 9; i++)
-		produce(&r, 1, 0, i);
-	r.recs[0].probe = 4;                       /* >= max_probes */
-	r.recs[1].nr_values = EKP_ABI_MAX_VALUES + 1;
-	r.recs[2].fault_mask = 1u << 2;            /* past nr_values 2 */
-	r.recs[3].flags = 0x80;
-	memset(r.recs[4].comm, 'A', sizeof(r.recs[4].comm)); /* no NUL: cut, still valid */
-	r.recs[5].nr_values = 0xffffffffu;
-	r.recs[6].fault_mask = 3;                  /* within nr_values: fine */
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 16, 4, &tail, collect, g, &st), 9);
-	assert_int_equal(tail, 9);
-	assert_int_equal(st.bad_probe, 1);
-	assert_int_equal(st.bad_values, 3);
-	assert_int_equal(st.bad_flags, 1);
-	assert_int_equal(st.invalid, 5);
-	assert_int_equal(st.comm_fixed, 1);
-	assert_int_equal(st.delivered, 4);
-	assert_int_equal(g->n, 4);
+	ring_new(&r, 32, 4);
+	/* Probes 1 and 3 at one address with equal value counts: only the check word tells
+	 * their records apart. */
+	r.table[3].addr = r.table[1].addr;
+	assert_int_equal(ekp_ring_expect(r.rd, 3, &r.table[3]), 0);
+	write_entry(&r, 2, true); /* a return probe */
+	for (unsigned int i = 0; i < 24; i++)
+		produce(&r, i == 20 ? 2 : 1, 0, 1000 + i);
+	r.recs[0].probe = 4;                       /* never written by the host */
+	r.recs[1].probe = 200;                     /* outside the table */
+	r.recs[2].check = r.table[3].check;        /* probe 1's record with probe 3's word */
+	r.recs[3].check = 0;
+	r.recs[4].ip = r.table[0].addr;
+	r.recs[5].nr_values = 3;                   /* the entry stores 2 */
+	r.recs[6].nr_values = 0xffffffffu;
+	r.recs[7].fault_mask = 1u << 2;            /* past nr_values 2 */
+	r.recs[8].flags = 0x80;
+	r.recs[9].flags = EKP_REC_F_RETURN;        /* probe 1 is an entry probe */
+	r.recs[10].cpu = NR_CPUS;
+	r.recs[11].cpu = 0x80000000u;              /* would print as a negative CPU */
+	r.recs[12].tsc = EKP_RING_TSC_MAX + 1;     /* would convert past 2^63 ns */
+	r.recs[13].tsc = UINT64_MAX;
+	r.recs[14].pid = -1;
+	r.recs[15].pid = EKP_RING_PID_MAX + 1;
+	memset(r.recs[16].comm, 'A', sizeof(r.recs[16].comm)); /* no NUL: cut, still valid */
+	r.recs[17].fault_mask = 3;                 /* within nr_values: fine */
+	r.recs[18].tsc = 999;                      /* CPU 0 went back in time */
+	r.recs[19].cpu = 1;                        /* another CPU's clock: fine */
+	r.recs[19].tsc = 5;
+	r.recs[21].flags = 0;                      /* probe 2's return record without the flag */
+	r.recs[21].probe = 2;
+	r.recs[21].check = r.table[2].check;
+	r.recs[21].ip = r.table[2].addr;
+	assert_int_equal(drain(&r, collect, g), 24);
+	assert_int_equal(ekp_ring_tail(r.rd), 24);
+	st = stats(&r);
+	assert_int_equal(st->bad_probe, 2);
+	assert_int_equal(st->bad_check, 2);
+	assert_int_equal(st->bad_ip, 1);
+	assert_int_equal(st->bad_values, 3);
+	assert_int_equal(st->bad_flags, 3);
+	assert_int_equal(st->bad_cpu, 2);
+	assert_int_equal(st->bad_tsc, 3);
+	assert_int_equal(st->bad_task, 2);
+	assert_int_equal(st->invalid, 18);
+	assert_int_equal(st->comm_fixed, 1);
+	assert_int_equal(st->delivered, 6);
+	assert_int_equal(g->n, 6);
 	assert_string_equal(g->recs[0].comm, "AAAAAAAAAAAAAAA");
-	assert_int_equal(g->recs[1].values[0], 6);
+	assert_int_equal(g->recs[1].values[0], 1017);
+	assert_int_equal(g->recs[2].cpu, 1);
+	assert_int_equal(g->recs[3].flags, EKP_REC_F_RETURN); /* probe 2's, index 20 */
+	ekp_ring_publish(r.rd, r.mem);
+
+	/* An entry rewritten: records still carrying its old word are refused (stale). */
+	old_check = r.table[1].check;
+	produce(&r, 1, 0, 2000);
+	assert_int_equal(ekp_ring_expect(r.rd, 1, &r.table[1]), 0);
+	assert_true(r.table[1].check != old_check);
+	produce(&r, 1, 0, 2001);
+	g->n = 0;
+	assert_int_equal(drain(&r, collect, g), 2);
+	assert_int_equal(st->bad_check, 3);
+	assert_int_equal(g->n, 1);
+	assert_int_equal(g->recs[0].values[0], 2001);
+	ekp_ring_publish(r.rd, r.mem);
 
 	/* cb rejects (> 0): counted, consumed. cb fails (< 0): drain stops after that record. */
-	memset(&st, 0, sizeof(st));
 	for (unsigned int i = 0; i < 4; i++)
-		produce(&r, 0, 0, 100 + i);
+		produce(&r, 0, 0, 3000 + i);
 	g->ret = 1;
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 16, 4, &tail, collect, g, &st), 4);
-	assert_int_equal(st.rejected, 4);
-	assert_int_equal(st.invalid, 4);
-	assert_int_equal(st.delivered, 0);
-	ekp_ring_publish_tail(r.mem, tail);
+	assert_int_equal(drain(&r, collect, g), 4);
+	assert_int_equal(st->rejected, 4);
+	assert_int_equal(st->invalid, 19 + 4);
+	ekp_ring_publish(r.rd, r.mem);
 	g->ret = 0;
 	for (unsigned int i = 0; i < 4; i++)
-		produce(&r, 0, 0, 200 + i);
+		produce(&r, 0, 0, 4000 + i);
 	g->calls = 0;
 	g->stop_after = 2;
 	g->n = 0;
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 16, 4, &tail, collect, g, &st), -EPIPE);
-	assert_int_equal(tail, 13 + 2);
+	assert_int_equal(drain(&r, collect, g), -EPIPE);
+	assert_int_equal(ekp_ring_tail(r.rd), 30 + 2);
 	g->stop_after = 0;
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 16, 4, &tail, collect, g, &st), 2);
-	assert_int_equal(g->recs[1].values[0], 202);
-	assert_int_equal(tail, 17);
+	assert_int_equal(drain(&r, collect, g), 2);
+	assert_int_equal(g->recs[1].values[0], 4002);
+	assert_int_equal(ekp_ring_tail(r.rd), 34);
 	ring_free(&r);
 	free(g);
 }
@@ -295,48 +429,138 @@ static void test_drain_hostile(void **state)
 {
 	struct ring r;
 	struct got *g = calloc(1, sizeof(*g));
-	struct ekp_ring_stats st = { 0 };
-	uint64_t tail = 0;
+	struct ekp_ring_config cfg = { .nr_records = 8, .max_probes = 4, .nr_cpus = 1,
+				       .tail = 100 };
 
 	(void)state;
-	ring_new(&r, 8);
+	ring_new(&r, 8, 4);
 	/* Bad arguments. */
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes - 1, 8, 4, &tail, collect, g, &st), -EINVAL);
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 6, 4, &tail, collect, g, &st), -EINVAL);
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 0, 4, &tail, collect, g, &st), -EINVAL);
-	assert_int_equal(ekp_ring_drain((uint8_t *)r.mem + 4, r.bytes - 8, 4, 4, &tail, collect, g,
-					&st), -EINVAL);
-	assert_int_equal(ekp_ring_drain(r.mem, SIZE_MAX, 1u << 31, 4, &tail, collect, g, &st),
+	assert_int_equal(ekp_ring_drain(r.rd, r.mem, r.bytes - 1, collect, g), -EINVAL);
+	assert_int_equal(ekp_ring_drain(r.rd, (uint8_t *)r.mem + 4, r.bytes - 8, collect, g),
 			 -EINVAL);
-	/* Header garbage changes nothing: head behind tail, head far ahead. */
+	assert_int_equal(ekp_ring_drain(r.rd, NULL, r.bytes, collect, g), -EINVAL);
+	assert_int_equal(ekp_ring_drain(NULL, r.mem, r.bytes, collect, g), -EINVAL);
+	assert_int_equal(ekp_ring_drain(r.rd, r.mem, r.bytes, NULL, g), -EINVAL);
+	/* A reader starting at tail 100. Header garbage changes nothing: head behind tail, head
+	 * far ahead. */
+	ekp_ring_reader_free(r.rd);
+	assert_int_equal(ekp_ring_reader_new(&cfg, &r.rd), 0);
+	for (uint32_t i = 0; i < 4; i++)
+		write_entry(&r, i, false);
 	r.hdr->head = 0;
-	tail = 100;
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 0);
+	assert_int_equal(drain(&r, collect, g), 0);
 	r.hdr->head = UINT64_MAX;
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 0);
-	assert_int_equal(tail, 100);
+	assert_int_equal(drain(&r, collect, g), 0);
+	assert_int_equal(ekp_ring_tail(r.rd), 100);
 	/* seq of another lap, or wrong: not ready. */
 	r.recs[100 & 7].seq = 101 + 8;
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 0);
+	assert_int_equal(drain(&r, collect, g), 0);
 	r.recs[100 & 7].seq = 101 - 8;
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 0);
-	/* Every slot valid for the indexes from tail: one lap per call at most. */
+	assert_int_equal(drain(&r, collect, g), 0);
+	/* Every slot published for the indexes from tail: one lap per call at most. */
 	for (uint64_t i = 0; i < 8; i++) {
 		struct ekp_abi_record *rec = &r.recs[(100 + i) & 7];
 
 		memset(rec, 0, sizeof(*rec));
 		rec->seq = 100 + i + 1;
 	}
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 8);
-	assert_int_equal(tail, 108);
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 0);
+	assert_int_equal(drain(&r, collect, g), 8);
+	assert_int_equal(ekp_ring_tail(r.rd), 108);
+	assert_int_equal(stats(&r)->bad_check, 8); /* zeroed records: check 0 is no entry's */
+	assert_int_equal(drain(&r, collect, g), 0);
+	ring_free(&r);
+
 	/* tail near the top of the index space wraps like the guest's. */
-	tail = UINT64_MAX - 1;
-	r.recs[(UINT64_MAX - 1) & 7].seq = UINT64_MAX;
-	r.recs[UINT64_MAX & 7].seq = 0;
-	r.recs[UINT64_MAX & 7].probe = 1;
-	assert_int_equal(ekp_ring_drain(r.mem, r.bytes, 8, 4, &tail, collect, g, &st), 2);
-	assert_int_equal(tail, 0);
+	cfg.tail = UINT64_MAX - 1;
+	ring_new(&r, 8, 0);
+	ekp_ring_reader_free(r.rd);
+	assert_int_equal(ekp_ring_reader_new(&cfg, &r.rd), 0);
+	write_entry(&r, 1, false);
+	r.hdr->tail = r.hdr->head = UINT64_MAX - 1;
+	assert_true(produce(&r, 1, 0, 7));
+	assert_true(produce(&r, 1, 0, 8));
+	assert_int_equal(r.hdr->head, 0);
+	assert_int_equal(drain(&r, collect, g), 2);
+	assert_int_equal(ekp_ring_tail(r.rd), 0);
+	assert_int_equal(stats(&r)->delivered, 2);
+	ring_free(&r);
+	free(g);
+}
+
+/*
+ * The header's counters: lost counts only while the ring could have been full (lost_tail a
+ * tail the host published, and head a whole ring past it), and neither counter goes back.
+ */
+static void test_counters(void **state)
+{
+	struct ring r;
+	struct got *g = calloc(1, sizeof(*g));
+	const struct ekp_ring_stats *st;
+
+	(void)state;
+	ring_new(&r, 8, 1);
+	st = stats(&r);
+	/* A guest that writes lost without ever filling the ring. */
+	produce(&r, 0, 0, 1);
+	r.hdr->lost = 1000000;
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->lost, 0);
+	assert_int_equal(st->bad_lost, 1);
+	/* Read again, unchanged: nothing new to flag. */
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->bad_lost, 1);
+	/* Going back: flagged, not counted. */
+	r.hdr->lost = 10;
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->lost, 0);
+	assert_int_equal(st->bad_lost, 2);
+	ring_free(&r);
+
+	/* Real losses: the ring fills at tail 0, then at tail 8 after a drain. */
+	ring_new(&r, 8, 1);
+	st = stats(&r);
+	for (unsigned int i = 0; i < 10; i++)
+		produce(&r, 0, 0, i);
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->lost, 2);
+	assert_int_equal(drain(&r, collect, g), 8);
+	ekp_ring_publish(r.rd, r.mem);
+	for (unsigned int i = 0; i < 11; i++)
+		produce(&r, 0, 0, 100 + i);
+	assert_int_equal(r.hdr->lost_tail, 8);
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->lost, 5);
+	assert_int_equal(st->bad_lost, 0);
+	/* lost_tail past what the host published, or head not a ring past it: refused. */
+	r.hdr->lost_tail = 16;
+	r.hdr->lost++;
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->lost, 5);
+	assert_int_equal(st->bad_lost, 1);
+	r.hdr->lost_tail = 8;
+	r.hdr->head = 15;
+	r.hdr->lost++;
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->bad_lost, 2);
+	r.hdr->head = UINT64_MAX; /* past what the host freed */
+	r.hdr->lost++;
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->bad_lost, 3);
+	r.hdr->head = 16;
+	r.hdr->lost++;
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->lost, 6);
+	/* dropped (nested hits) never goes back. */
+	r.hdr->dropped = 3;
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->dropped, 3);
+	r.hdr->dropped = 1;
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->dropped, 3);
+	assert_int_equal(st->bad_dropped, 1);
+	r.hdr->dropped = 7;
+	ekp_ring_update_counters(r.rd, r.mem);
+	assert_int_equal(st->dropped, 7);
 	ring_free(&r);
 	free(g);
 }
@@ -355,8 +579,6 @@ struct conc {
 	uint64_t last[PRODUCERS];    /* consumer: last n + 1 from each producer (order check) */
 	uint64_t lost_by_producers;  /* atomic */
 	uint64_t consumed, bad;
-	struct ekp_ring_stats st;
-	uint64_t tail;
 };
 
 struct prod_arg {
@@ -411,14 +633,15 @@ static void *consumer(void *opaque)
 
 	for (;;) {
 		bool done = __atomic_load_n(&c->producers_done, __ATOMIC_ACQUIRE) == PRODUCERS;
-		int n = ekp_ring_drain(c->r.mem, c->r.bytes, c->r.nr, PRODUCERS, &c->tail, consume, c,
-				       &c->st);
+		int n = drain(&c->r, consume, c);
 
 		if (n < 0) { /* no cmocka asserts off the main thread */
 			c->bad++;
 			break;
 		}
-		ekp_ring_publish_tail(c->r.mem, c->tail);
+		ekp_ring_publish(c->r.rd, c->r.mem);
+		/* While the producers run: every loss they count must pass the check. */
+		ekp_ring_update_counters(c->r.rd, c->r.mem);
 		/* Producers finished before this drain started, and it found nothing: empty. */
 		if (done && n == 0)
 			break;
@@ -433,9 +656,11 @@ static void run_concurrent(uint32_t nr)
 	struct conc *c = calloc(1, sizeof(*c));
 	pthread_t prod[PRODUCERS], cons;
 	struct prod_arg args[PRODUCERS];
-	uint64_t lost, head, once = 0;
+	const struct ekp_ring_stats *st;
+	uint64_t lost, once = 0;
 
-	ring_new(&c->r, nr);
+	ring_new(&c->r, nr, PRODUCERS);
+	st = stats(&c->r);
 	for (unsigned int i = 0; i < PRODUCERS; i++) {
 		c->seen[i] = calloc(PER_PRODUCER, 1);
 		c->refused[i] = calloc(PER_PRODUCER, 1);
@@ -452,11 +677,14 @@ static void run_concurrent(uint32_t nr)
 		pthread_join(prod[i], NULL);
 	pthread_join(cons, NULL);
 
-	ekp_ring_read_counters(c->r.mem, &head, &lost);
+	ekp_ring_update_counters(c->r.rd, c->r.mem);
+	lost = c->r.hdr->lost;
 	assert_int_equal(c->bad, 0);
-	assert_int_equal(c->st.invalid + c->st.torn, 0);
+	assert_int_equal(st->invalid + st->torn, 0);
 	assert_int_equal(lost, c->lost_by_producers);
-	assert_int_equal(head, c->tail);
+	assert_int_equal(st->lost, lost);
+	assert_int_equal(st->bad_lost, 0);
+	assert_int_equal(c->r.hdr->head, ekp_ring_tail(c->r.rd));
 	assert_int_equal(c->consumed + lost, (uint64_t)PRODUCERS * PER_PRODUCER);
 	for (unsigned int i = 0; i < PRODUCERS; i++)
 		for (unsigned int n = 0; n < PER_PRODUCER; n++) {
@@ -494,9 +722,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_desc_check),
+		cmocka_unit_test(test_reader_config),
 		cmocka_unit_test(test_drain_basic_and_wrap),
 		cmocka_unit_test(test_drain_invalid_records),
 		cmocka_unit_test(test_drain_hostile),
+		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_concurrent_small_ring),
 		cmocka_unit_test(test_concurrent_large_ring),
 	};
