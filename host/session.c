@@ -53,6 +53,7 @@ struct session {
 	bool detached;          /* probes removed and the guest resumed on a signal */
 	bool qemu_gone;         /* QEMU exited (its status in qemu_status) */
 	bool give_up;           /* a second signal: leave at once, touch nothing */
+	bool gdb_gone;          /* the gdbstub connection closed */
 	int qemu_status;
 	uint64_t rt_armed;      /* gdbstub round trips when arming was done */
 	/* Clocks (host CLOCK_MONOTONIC ns). */
@@ -347,6 +348,24 @@ static void note_qemu_exit(struct session *s, int status, bool terminated_by_us)
 	}
 }
 
+/* Attach mode: QEMU exiting closes its QMP socket too, within --timeout. */
+static bool qmp_closes(struct session *s)
+{
+	uint64_t due = mono_ns() + (uint64_t)s->cfg->timeout_ms * 1000000u;
+
+	for (;;) {
+		struct pollfd p = { qmp_fd(s->qmp), POLLIN, 0 };
+		uint64_t now = mono_ns();
+
+		if (qmp_poll_events(s->qmp) == -EPIPE)
+			return true;
+		if (now >= due)
+			return false;
+		if (poll(&p, 1, (int)((due - now) / 1000000) + 1) < 0 && errno != EINTR)
+			return false;
+	}
+}
+
 /*
  * The gdbstub connection closed. Launch mode: QEMU is exiting, or the connection alone was
  * lost (then QEMU is terminated by the caller). Attach mode: QMP, if given, tells which.
@@ -356,6 +375,7 @@ static int connection_closed(struct session *s)
 	int status;
 
 	s->running = false;
+	s->gdb_gone = true;
 	if (s->launched) {
 		status = ekp_qemu_wait(&s->qemu, s->cfg->timeout_ms);
 		if (status == -ETIMEDOUT)
@@ -366,9 +386,9 @@ static int connection_closed(struct session *s)
 		note_qemu_exit(s, status, false);
 		return 0;
 	}
-	if (s->qmp && qmp_poll_events(s->qmp) != -EPIPE)
+	if (s->qmp && !qmp_closes(s))
 		return ekp_err(ECONNRESET, "lost the connection to the gdbstub while QEMU still runs "
-			       "(its QMP socket answers)");
+			       "(its QMP socket stayed open %d ms)", s->cfg->timeout_ms);
 	snprintf(s->end, sizeof(s->end), s->qmp ? "guest exited" :
 		 "the gdbstub closed the connection (QEMU exited?)");
 	return 0;
@@ -544,7 +564,7 @@ static void remove_probes_after_error(struct session *s)
 	struct rsp_stop stop;
 
 	begin_shutdown(s);
-	if (!s->rsp || !s->armed || s->qemu_gone || s->give_up)
+	if (!s->rsp || !s->armed || s->qemu_gone || s->give_up || s->gdb_gone)
 		return;
 	if (s->running) {
 		if (rsp_interrupt(s->rsp, budget_left(s) ? budget_left(s) : 1) ||

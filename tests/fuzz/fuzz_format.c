@@ -80,10 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *j, *args;
 
 	if (!probe) {
-		struct ekp_parse_error perr;
-
 		check(!ekp_probe_parse("p:g/e start_kernel c=$comm s=+0(%di):string",
-				       &ekp_arch_x86_64, &probe, &perr));
+				       &ekp_arch_x86_64, &probe, NULL));
 		probe->addr = 0xffffffff81000000ull;
 	}
 	memcpy(head, data, size < sizeof(head) ? size : sizeof(head));
