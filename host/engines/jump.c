@@ -124,7 +124,7 @@ static int jump_create(const struct ekp_engine_env *env, struct ekp_engine **out
 		err = ekp_err(ENODATA, "ekprobe_desc: the vmlinux holds no bytes for it");
 		goto fail;
 	}
-	err = ekp_ring_desc_check(&e->desc, NULL, 0);
+	err = ekp_ring_desc_check(&e->desc);
 	if (err) {
 		err = ekp_err_prefix(err, "ekprobe_desc: ");
 		goto fail;
@@ -322,7 +322,7 @@ static int jump_plan(struct ekp_engine *base, unsigned int i)
 	if (e->nr_table >= e->desc.max_probes)
 		return ekp_err(ENOSPC, "the guest's probe table is full (%u probes, "
 			       "CONFIG_EKPROBE_MAX_PROBES)", e->desc.max_probes);
-	err = ekp_fetch_compile(p, e->env.arch, &jp->prog, &jp->dec, NULL, 0);
+	err = ekp_fetch_compile(p, e->env.arch, &jp->prog, &jp->dec);
 	if (err)
 		return err;
 	js = site_at(e, p->addr);

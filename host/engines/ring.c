@@ -23,22 +23,6 @@ _Static_assert(sizeof(struct ekp_abi_record) % 8 == 0, "records are read as 8-by
 _Static_assert(sizeof(struct ekp_abi_ring_hdr) % 8 == 0, "records start 8-byte aligned");
 _Static_assert(offsetof(struct ekp_abi_record, seq) == 0, "seq is the first word");
 
-static int desc_err(char *why, size_t n, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int desc_err(char *why, size_t n, int err, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-		msg[0] = '\0';
-	va_end(ap);
-	if (why && n)
-		snprintf(why, n, "%s", msg);
-	return ekp_err(err, "%s", msg);
-}
 
 /* [a, a + len) inside the address space, len > 0. */
 static bool region_ok(uint64_t a, uint64_t len)
@@ -51,53 +35,51 @@ static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
-int ekp_ring_desc_check(const struct ekp_abi_desc *d, char *why, size_t n)
+int ekp_ring_desc_check(const struct ekp_abi_desc *d)
 {
 	uint64_t probes_len, ring_len;
 
-	if (why && n)
-		why[0] = '\0';
 	if (d->magic != EKP_ABI_MAGIC)
-		return desc_err(why, n, EPROTO, "descriptor magic 0x%016" PRIx64 ", expected 0x%016"
+		return ekp_err(EPROTO, "descriptor magic 0x%016" PRIx64 ", expected 0x%016"
 				PRIx64 " (not an ekprobe guest, or not initialised)",
 				(uint64_t)d->magic, (uint64_t)EKP_ABI_MAGIC);
 	if (d->version != EKP_ABI_VERSION)
-		return desc_err(why, n, EPROTO, "ABI version %u, this host speaks %d", d->version,
+		return ekp_err(EPROTO, "ABI version %u, this host speaks %d", d->version,
 				EKP_ABI_VERSION);
 	if (d->desc_size != sizeof(*d) || d->probe_size != sizeof(struct ekp_abi_probe) ||
 	    d->record_size != sizeof(struct ekp_abi_record))
-		return desc_err(why, n, EPROTO,
+		return ekp_err(EPROTO,
 				"ABI struct sizes differ: descriptor %u probe %u record %u, this "
 				"host %zu %zu %zu (guest built with another abi.h?)",
 				d->desc_size, d->probe_size, d->record_size, sizeof(*d),
 				sizeof(struct ekp_abi_probe), sizeof(struct ekp_abi_record));
 	if (!d->ring_records || (d->ring_records & (d->ring_records - 1)) ||
 	    d->ring_records > EKP_RING_MAX_RECORDS)
-		return desc_err(why, n, EINVAL,
+		return ekp_err(EINVAL,
 				"ring of %u records: must be a power of two, 1..%u",
 				d->ring_records, EKP_RING_MAX_RECORDS);
 	if (!d->max_probes || d->max_probes > EKP_RING_MAX_PROBES)
-		return desc_err(why, n, EINVAL, "probe table of %u entries: must be 1..%u",
+		return ekp_err(EINVAL, "probe table of %u entries: must be 1..%u",
 				d->max_probes, EKP_RING_MAX_PROBES);
 	probes_len = (uint64_t)d->max_probes * sizeof(struct ekp_abi_probe);
 	ring_len = ekp_ring_bytes(d->ring_records);
 	if (!region_ok(d->slots, d->slots_size))
-		return desc_err(why, n, EINVAL, "slot area 0x%" PRIx64 " size 0x%" PRIx64
+		return ekp_err(EINVAL, "slot area 0x%" PRIx64 " size 0x%" PRIx64
 				" is empty or wraps", (uint64_t)d->slots, (uint64_t)d->slots_size);
 	if (!region_ok(d->probes, probes_len) || d->probes % 8)
-		return desc_err(why, n, EINVAL, "probe table at 0x%" PRIx64 " (0x%" PRIx64
+		return ekp_err(EINVAL, "probe table at 0x%" PRIx64 " (0x%" PRIx64
 				" bytes) is unaligned or wraps", (uint64_t)d->probes, probes_len);
 	if (!region_ok(d->ring, ring_len) || d->ring % 8)
-		return desc_err(why, n, EINVAL, "ring at 0x%" PRIx64 " (0x%" PRIx64
+		return ekp_err(EINVAL, "ring at 0x%" PRIx64 " (0x%" PRIx64
 				" bytes) is unaligned or wraps", (uint64_t)d->ring, ring_len);
 	if (overlap(d->slots, d->slots_size, d->probes, probes_len) ||
 	    overlap(d->slots, d->slots_size, d->ring, ring_len) ||
 	    overlap(d->probes, probes_len, d->ring, ring_len))
-		return desc_err(why, n, EINVAL, "slot area, probe table and ring overlap");
+		return ekp_err(EINVAL, "slot area, probe table and ring overlap");
 	if (!d->hit_entry || !d->return_stub)
-		return desc_err(why, n, EINVAL, "hit_entry or return_stub is 0");
+		return ekp_err(EINVAL, "hit_entry or return_stub is 0");
 	if (!d->nr_cpus || d->nr_cpus > EKP_RING_MAX_CPUS)
-		return desc_err(why, n, EINVAL, "nr_cpus %u: must be 1..%u", d->nr_cpus,
+		return ekp_err(EINVAL, "nr_cpus %u: must be 1..%u", d->nr_cpus,
 				EKP_RING_MAX_CPUS);
 	return 0;
 }

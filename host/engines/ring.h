@@ -43,9 +43,9 @@ static inline uint64_t ekp_ring_bytes(uint32_t nr_records)
 /*
  * A descriptor read from the guest: magic, version, sizes equal to this host's, power-of-two
  * ring, counts within the bounds above, regions aligned and not wrapping the address space.
- * 0, or -EINVAL/-EPROTO with the reason in why (and ekp_err()).
+ * 0, or -EINVAL/-EPROTO with the reason through ekp_err().
  */
-int ekp_ring_desc_check(const struct ekp_abi_desc *d, char *why, size_t n);
+int ekp_ring_desc_check(const struct ekp_abi_desc *d);
 
 /* Counters of a reader (added to, never reset). */
 struct ekp_ring_stats {

@@ -25,26 +25,8 @@ struct cstate {
 	unsigned int argi;
 	struct ekp_abi_probe *out;
 	unsigned int n;      /* instructions needed so far (may exceed the room) */
-	char *why;
-	size_t whylen;
 };
 
-static int refuse(char *why, size_t whylen, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int refuse(char *why, size_t whylen, int err, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-		msg[0] = '\0';
-	va_end(ap);
-	if (why && whylen)
-		snprintf(why, whylen, "%s", msg);
-	return ekp_err(err, "%s", msg);
-}
 
 static bool is_string_type(const struct ekp_type *t)
 {
@@ -60,16 +42,13 @@ static bool is_imm_string(const struct ekp_arg *a)
  * The slot layout of p: the compiler and the decoder both derive it from p alone, once per
  * probe (ekp_fetch_decoder_init), never per record.
  */
-int ekp_fetch_decoder_init(struct ekp_fetch_decoder *d, const struct ekp_probe *p, char *why,
-			   size_t whylen)
+int ekp_fetch_decoder_init(struct ekp_fetch_decoder *d, const struct ekp_probe *p)
 {
 	unsigned int v = 0, ns = 0, nc = 0;
 
 	memset(d, 0, sizeof(*d));
-	if (why && whylen)
-		why[0] = '\0';
 	if (p->nr_args > EKP_MAX_ARGS)
-		return refuse(why, whylen, E2BIG, "%u arguments; at most %d", p->nr_args,
+		return ekp_err(E2BIG, "%u arguments; at most %d", p->nr_args,
 			      EKP_MAX_ARGS);
 	for (unsigned int i = 0; i < p->nr_args; i++) {
 		const struct ekp_arg *a = &p->args[i];
@@ -78,7 +57,7 @@ int ekp_fetch_decoder_init(struct ekp_fetch_decoder *d, const struct ekp_probe *
 		sl->first = v;
 		sl->count = 1;
 		if (!a->fetch) {
-			return refuse(why, whylen, EINVAL, "argument %u has no fetch", i + 1);
+			return ekp_err(EINVAL, "argument %u has no fetch", i + 1);
 		} else if (a->fetch->op == EKP_FETCH_COMM) {
 			sl->kind = EKP_FETCH_SLOT_COMM;
 			nc++;
@@ -96,7 +75,7 @@ int ekp_fetch_decoder_init(struct ekp_fetch_decoder *d, const struct ekp_probe *
 		v += sl->count;
 	}
 	if (v > EKP_ABI_MAX_VALUES)
-		return refuse(why, whylen, E2BIG, "needs %u values; a jump-engine record holds %d",
+		return ekp_err(E2BIG, "needs %u values; a jump-engine record holds %d",
 			      v, EKP_ABI_MAX_VALUES);
 	d->probe = p;
 	d->nr_args = p->nr_args;
@@ -111,8 +90,8 @@ static int arg_refuse(struct cstate *c, int err, const char *what)
 	const struct ekp_arg *a = &c->p->args[c->argi];
 
 	if (!a->text)
-		return refuse(c->why, c->whylen, err, "argument %u: %s", c->argi + 1, what);
-	return refuse(c->why, c->whylen, err, "argument %u '%s': %s", c->argi + 1, a->text, what);
+		return ekp_err(err, "argument %u: %s", c->argi + 1, what);
+	return ekp_err(err, "argument %u '%s': %s", c->argi + 1, a->text, what);
 }
 
 static void emit(struct cstate *c, enum ekp_abi_op op, unsigned int size, unsigned int slot,
@@ -273,8 +252,7 @@ static int compile_arg(struct cstate *c, const struct ekp_fetch_slot *pl, unsign
 }
 
 int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
-		      struct ekp_abi_probe *out, struct ekp_fetch_decoder *dec, char *why,
-		      size_t whylen)
+		      struct ekp_abi_probe *out, struct ekp_fetch_decoder *dec)
 {
 	struct ekp_fetch_decoder local, *d = dec ? dec : &local;
 	unsigned int ns, nc, share = 0, need;
@@ -283,13 +261,11 @@ int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
 
 	memset(out, 0, sizeof(*out));
 	memset(d, 0, sizeof(*d));
-	if (why && whylen)
-		why[0] = '\0';
 	if (!arch || !arch->jump || arch->ptr_size != 8)
-		return refuse(why, whylen, EOPNOTSUPP, "no jump engine frame for this architecture");
+		return ekp_err(EOPNOTSUPP, "no jump engine frame for this architecture");
 	if (!p->resolved)
-		return refuse(why, whylen, EINVAL, "the probe's address is not resolved");
-	err = ekp_fetch_decoder_init(d, p, why, whylen);
+		return ekp_err(EINVAL, "the probe's address is not resolved");
+	err = ekp_fetch_decoder_init(d, p);
 	if (err)
 		return err;
 	ns = d->nr_strings;
@@ -297,7 +273,7 @@ int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
 	/* Strings split what $comm leaves of the record's data. */
 	need = nc * TASK_COMM_LEN;
 	if (need > EKP_ABI_DATA)
-		return refuse(why, whylen, E2BIG,
+		return ekp_err(E2BIG,
 			      "%u $comm arguments need %u bytes; a jump-engine record holds %d",
 			      nc, need, EKP_ABI_DATA);
 	if (ns) {
@@ -305,7 +281,7 @@ int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
 		if (share > 255)
 			share = 255;
 		if (share < 1)
-			return refuse(why, whylen, E2BIG,
+			return ekp_err(E2BIG,
 				      "%u strings and %u $comm do not fit the %d bytes of string "
 				      "data of a jump-engine record", ns, nc, EKP_ABI_DATA);
 	}
@@ -314,15 +290,13 @@ int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
 	c.arch = arch;
 	c.p = p;
 	c.out = out;
-	c.why = why;
-	c.whylen = whylen;
 	for (c.argi = 0; c.argi < p->nr_args; c.argi++) {
 		err = compile_arg(&c, &d->slot[c.argi], share);
 		if (err)
 			goto fail;
 	}
 	if (c.n > EKP_ABI_MAX_INSNS) {
-		err = refuse(why, whylen, E2BIG,
+		err = ekp_err(E2BIG,
 			     "needs %u fetch instructions; a jump-engine probe holds %d", c.n,
 			     EKP_ABI_MAX_INSNS);
 		goto fail;

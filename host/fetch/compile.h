@@ -79,16 +79,14 @@ struct ekp_fetch_decoder {
  * RETURN; missed and check 0: the engine sets check) and, unless dec is NULL, set up *dec for
  * decoding p's records. The probe must be resolved (its address and every @SYM).
  * Returns 0, or -EINVAL/-EOPNOTSUPP/-E2BIG when this probe cannot run on the jump engine,
- * with the reason in why (and ekp_err()), e.g. "needs 20 values; a jump-engine record holds
+ * with the reason through ekp_err(), e.g. "needs 20 values; a jump-engine record holds
  * 16". out and *dec are zeroed first and unusable after a failure.
  */
 int ekp_fetch_compile(const struct ekp_probe *p, const struct ekp_arch *arch,
-		      struct ekp_abi_probe *out, struct ekp_fetch_decoder *dec, char *why,
-		      size_t whylen);
+		      struct ekp_abi_probe *out, struct ekp_fetch_decoder *dec);
 
-/* The decoder alone (no program): 0, or -E2BIG/-EINVAL with the reason in why and ekp_err(). */
-int ekp_fetch_decoder_init(struct ekp_fetch_decoder *d, const struct ekp_probe *p, char *why,
-			   size_t whylen);
+/* The decoder alone (no program): 0, or -E2BIG/-EINVAL with the reason through ekp_err(). */
+int ekp_fetch_decoder_init(struct ekp_fetch_decoder *d, const struct ekp_probe *p);
 
 /*
  * Decode a record of d's probe (already matched to it: r->probe is its table index) into

@@ -113,7 +113,7 @@ static void init_probes(void)
 			abort();
 		probes[i]->addr = spec_addr[i];
 		probes[i]->resolved = true;
-		if (ekp_fetch_compile(probes[i], &ekp_arch_x86_64, &progs[i], &decs[i], NULL, 0))
+		if (ekp_fetch_compile(probes[i], &ekp_arch_x86_64, &progs[i], &decs[i]))
 			abort();
 	}
 }

@@ -230,7 +230,7 @@ static unsigned int compare_engines(const struct ekp_probe *p, const struct ekp_
 
 	frame_from_regs(regs, &frame);
 	guest_run(prog, &frame, &rec);
-	assert_int_equal(ekp_fetch_decoder_init(&dec, p, NULL, 0), 0);
+	assert_int_equal(ekp_fetch_decoder_init(&dec, p), 0);
 	if (ekp_fetch_from_record(&dec, &rec, jump, EKP_MAX_ARGS))
 		fail_msg("from_record: %s", ekp_errmsg());
 	for (unsigned int i = 0; i < p->nr_args; i++) {
@@ -263,10 +263,10 @@ static unsigned int compare_engines(const struct ekp_probe *p, const struct ekp_
 
 static void compile_ok(const struct ekp_probe *p, struct ekp_abi_probe *prog)
 {
-	char why[256];
+	int err = ekp_fetch_compile(p, &ekp_arch_x86_64, prog, NULL);
 
-	if (ekp_fetch_compile(p, &ekp_arch_x86_64, prog, NULL, why, sizeof(why)))
-		fail_msg("compile '%s': %s", p->text ? p->text : "?", why);
+	if (err)
+		fail_msg("compile '%s': %s", p->text ? p->text : "?", ekp_errstr(err));
 }
 
 /* Parse, compile, run both engines; returns the compiled program through prog. */
@@ -497,11 +497,9 @@ static void expect_refusal(const char *text, int err, const char *reason_part)
 {
 	struct ekp_probe *p = parse(text);
 	struct ekp_abi_probe prog;
-	char why[256];
-
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, why, sizeof(why)), err);
-	if (!strstr(why, reason_part) || !strstr(ekp_errmsg(), reason_part))
-		fail_msg("'%s': reason '%s' lacks '%s'", text, why, reason_part);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL), err);
+	if (!strstr(ekp_errstr(err), reason_part))
+		fail_msg("'%s': reason '%s' lacks '%s'", text, ekp_errstr(err), reason_part);
 	assert_int_equal(prog.nr_insns, 0);
 	ekp_probe_free(p);
 }
@@ -511,7 +509,6 @@ static void test_refusals(void **state)
 	struct ekp_probe *p;
 	struct ekp_abi_probe prog;
 	struct ekp_arch other = ekp_arch_x86_64;
-	char why[256];
 
 	(void)state;
 	expect_refusal("p:g/e start_kernel a=+0(%di):u8[20]", -E2BIG,
@@ -535,28 +532,26 @@ static void test_refusals(void **state)
 	compile_ok(p, &prog);
 	assert_int_equal(prog.insns[1].size, 8);
 	p->resolved = false;
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, why, sizeof(why)), -EINVAL);
-	assert_non_null(strstr(why, "not resolved"));
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL), -EINVAL);
+	assert_non_null(strstr(ekp_errstr(-EINVAL), "not resolved"));
 	p->resolved = true;
 	other.jump = NULL; /* an arch without a jump engine half */
-	assert_int_equal(ekp_fetch_compile(p, &other, &prog, NULL, why, sizeof(why)), -EOPNOTSUPP);
+	assert_int_equal(ekp_fetch_compile(p, &other, &prog, NULL), -EOPNOTSUPP);
 	ekp_probe_free(p);
 
 	/* Parsed but never resolved. */
 	assert_int_equal(ekp_probe_parse("p:g/e start_kernel v=@sym", &ekp_arch_x86_64, &p, NULL),
 			 0);
 	p->resolved = true;
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, why, sizeof(why)), -EINVAL);
-	assert_string_equal(why, "argument 1 'v=@sym': symbol is not resolved");
-	/* A NULL/0 why buffer is fine. */
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL), -EINVAL);
+	assert_string_equal(ekp_errstr(-EINVAL), "argument 1 'v=@sym': symbol is not resolved");
 	ekp_probe_free(p);
 
 	/* Exactly 48 instructions fit. 16 x (REG DEREF STORE) = 48. */
 	p = parse("p:g/e start_kernel +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) "
 		  "+0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(+0(%di))");
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL, why, sizeof(why)), -E2BIG);
-	assert_string_equal(why, "needs 49 fetch instructions; a jump-engine probe holds 48");
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, NULL), -E2BIG);
+	assert_string_equal(ekp_errstr(-E2BIG), "needs 49 fetch instructions; a jump-engine probe holds 48");
 	ekp_probe_free(p);
 	p = parse("p:g/e start_kernel +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) "
 		  "+0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di) +0(%di)");
@@ -575,11 +570,10 @@ static void test_bad_records(void **state)
 	struct ekp_abi_record rec, bad;
 	struct ekp_fetch_decoder dec;
 	struct ekp_value v[3];
-	char why[256];
 
 	(void)state;
 	setup_mem();
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, &dec, why, sizeof(why)), 0);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, &dec), 0);
 	assert_ptr_equal(dec.probe, p);
 	assert_int_equal(dec.nr_args, 3);
 	assert_int_equal(dec.nr_values, prog.nr_values);
@@ -626,7 +620,7 @@ static void test_bad_records(void **state)
 	memset(&dec, 0, sizeof(dec));
 	assert_int_equal(ekp_fetch_from_record(&dec, &rec, v, 3), -EINVAL);
 	p->resolved = false;
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, &dec, why, sizeof(why)),
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, &dec),
 			 -EINVAL);
 	assert_int_equal(ekp_fetch_from_record(&dec, &rec, v, 3), -EINVAL);
 	ekp_probe_free(p);
@@ -649,13 +643,12 @@ static void test_many_arguments(void **state)
 	struct ekp_abi_regs frame;
 	struct ekp_abi_record rec;
 	struct ekp_fetch_decoder dec;
-	char why[256];
 
 	(void)state;
 	assert_non_null(small);
 	assert_non_null(all);
 	assert_int_equal(p->nr_args, 20);
-	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, &dec, why, sizeof(why)), 0);
+	assert_int_equal(ekp_fetch_compile(p, &ekp_arch_x86_64, &prog, &dec), 0);
 	assert_int_equal(prog.nr_values, 14);
 	assert_int_equal(dec.nr_args, 20);
 	frame_from_regs(&regs, &frame);
