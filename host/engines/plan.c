@@ -60,19 +60,24 @@ struct candidate {
 	const struct ekp_engine_ops *ops;
 	struct ekp_engine *e;
 	bool tried, said;
+	int err;         /* create's error */
 	char why[512];
 };
 
+/* Out of memory is a failure of ekprobe-host, never a reason to pick another engine. */
+static bool fatal(int err)
+{
+	return err == -ENOMEM;
+}
+
 static struct ekp_engine *candidate_get(struct candidate *c, const struct ekp_engine_env *env)
 {
-	int err;
-
 	if (c->tried)
 		return c->e;
 	c->tried = true;
-	err = c->ops->create(env, &c->e);
-	if (err) {
-		snprintf(c->why, sizeof(c->why), "%s", ekp_errstr(err));
+	c->err = c->ops->create(env, &c->e);
+	if (c->err) {
+		snprintf(c->why, sizeof(c->why), "%s", ekp_errstr(c->err));
 		c->e = NULL;
 		return NULL;
 	}
@@ -95,8 +100,13 @@ static int plan_named(struct candidate *cand, unsigned int k, const struct ekp_e
 	int err;
 
 	if (!e) {
+		if (fatal(cand[k].err))
+			return ekp_err(-cand[k].err, "the %s engine: %s", cand[k].ops->name,
+				       cand[k].why);
 		why = cand[k].why;
 	} else if ((err = e->ops->plan(e, i))) {
+		if (fatal(err))
+			return err;
 		why = ekp_errstr(err);
 	} else {
 		if (say)
@@ -121,6 +131,9 @@ static int plan_auto(struct candidate *cand, unsigned int nr, const struct ekp_e
 		struct ekp_engine *e = candidate_get(&cand[k], env);
 		int err;
 
+		if (!e && fatal(cand[k].err))
+			return ekp_err(-cand[k].err, "the %s engine: %s", cand[k].ops->name,
+				       cand[k].why);
 		if (!e) {
 			if (!cand[k].said)
 				ekp_info("the %s engine is not available: %s", cand[k].ops->name,
@@ -129,6 +142,8 @@ static int plan_auto(struct candidate *cand, unsigned int nr, const struct ekp_e
 			continue;
 		}
 		err = e->ops->plan(e, i);
+		if (fatal(err))
+			return err;
 		if (!err) {
 			*owner = k;
 			if (used)
@@ -150,8 +165,20 @@ static int plan_auto(struct candidate *cand, unsigned int nr, const struct ekp_e
 
 int ekp_engines_plan(const struct ekp_plan_config *cfg, struct ekp_engine_set **out)
 {
+	const struct ekp_engine_ops *ops[16];
+	unsigned int nr = ekp_engine_count();
+
+	for (unsigned int k = 0; k < nr && k < EKP_ARRAY_SIZE(ops); k++)
+		ops[k] = ekp_engine_at(k);
+	return ekp_engines_plan_from(ops, nr < EKP_ARRAY_SIZE(ops) ? nr : EKP_ARRAY_SIZE(ops), cfg,
+				     out);
+}
+
+int ekp_engines_plan_from(const struct ekp_engine_ops *const *ops, unsigned int nr,
+			  const struct ekp_plan_config *cfg, struct ekp_engine_set **out)
+{
 	const struct ekp_engine_env *env = cfg->env;
-	unsigned int nr = ekp_engine_count(), n = env->nr_probes, bad = 0;
+	unsigned int n = env->nr_probes, bad = 0;
 	struct candidate *cand = calloc(nr, sizeof(*cand));
 	bool *used = calloc(cfg->nr_choices + 1, sizeof(*used));
 	unsigned int *owner = calloc((size_t)n + 1, sizeof(*owner));
@@ -164,7 +191,7 @@ int ekp_engines_plan(const struct ekp_plan_config *cfg, struct ekp_engine_set **
 		goto out;
 	}
 	for (unsigned int k = 0; k < nr; k++)
-		cand[k].ops = ekp_engine_at(k);
+		cand[k].ops = ops[k];
 	/* Say which engine each probe got when there was a choice to make. */
 	bool say = false;
 
@@ -180,12 +207,19 @@ int ekp_engines_plan(const struct ekp_plan_config *cfg, struct ekp_engine_set **
 			bad++;
 		}
 	}
-	for (unsigned int i = 0; !bad && i < n; i++) {
+	bool bad_choice = bad != 0;
+
+	/* Every probe, so that every refusal is said before nothing starts. */
+	for (unsigned int i = 0; !bad_choice && i < n; i++) {
 		bool chosen = false;
 		const char *name = choice_of(cfg, env->probes[i], used);
 
 		if (!strcmp(name, EKP_ENGINE_AUTO)) {
-			bad += plan_auto(cand, nr, env, i, &owner[i]) != 0;
+			err = plan_auto(cand, nr, env, i, &owner[i]);
+			if (fatal(err))
+				goto out;
+			bad += err != 0;
+			err = 0;
 			continue;
 		}
 		for (unsigned int k = 0; k < nr; k++) {
@@ -193,7 +227,11 @@ int ekp_engines_plan(const struct ekp_plan_config *cfg, struct ekp_engine_set **
 				continue;
 			chosen = true;
 			owner[i] = k;
-			bad += plan_named(cand, k, env, i, strcmp(name, cfg->dflt) != 0, say) != 0;
+			err = plan_named(cand, k, env, i, strcmp(name, cfg->dflt) != 0, say);
+			if (fatal(err))
+				goto out;
+			bad += err != 0;
+			err = 0;
 		}
 		if (!chosen) {
 			ekp_error("no engine is named %s", name);

@@ -42,9 +42,13 @@ const char *ekp_engine_names(void);
 /*
  * Plan every probe. Returns 0 and the set, or -EINVAL when a choice names no probe or a probe
  * cannot have the engine named for it (each reason already printed, with the probe's file and
- * line): start nothing then. Other negative errno (ekp_err) on a failure of the machinery.
+ * line): start nothing then. Other negative errno (ekp_err) on a failure of ekprobe-host
+ * itself (out of memory, from any engine too): never taken as a reason to use another engine.
  */
 int ekp_engines_plan(const struct ekp_plan_config *cfg, struct ekp_engine_set **out);
+/* The same over the engines ops[0..nr), in that order of preference (tests). */
+int ekp_engines_plan_from(const struct ekp_engine_ops *const *ops, unsigned int nr,
+			  const struct ekp_plan_config *cfg, struct ekp_engine_set **out);
 void ekp_engines_free(struct ekp_engine_set *set);
 
 #endif
