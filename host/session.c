@@ -321,7 +321,7 @@ static int detach(struct session *s)
 	s->armed = false;
 	if (!in_budget(s))
 		return err ? err : ekp_err(ETIMEDOUT, "detaching took longer than --timeout");
-	err2 = rsp_detach(s->rsp, s->target.timeout_ms);
+	err2 = ekp_target_detach(&s->target);
 	return err ? err : err2;
 }
 

@@ -80,6 +80,25 @@ int ekp_target_read_regs(struct ekp_target *t, struct ekp_regs *regs)
 	return 0;
 }
 
+/*
+ * m/M take virtual or physical addresses (Qqemu.PhyMemMode): switched only when an access
+ * needs the other kind, so a run of physical accesses (the jump engine arming) costs one
+ * switch, not two per access.
+ */
+static int memory_mode(struct ekp_target *t, bool phys)
+{
+	int err;
+
+	if (t->phys == phys)
+		return 0;
+	err = rsp_set_phys_mem_mode(t->rsp, phys, t->timeout_ms);
+	if (err)
+		return ekp_err_prefix(err, "switching to %s addresses: ",
+				      phys ? "physical" : "virtual");
+	t->phys = phys;
+	return 0;
+}
+
 void ekp_target_cache_reset(struct ekp_target *t)
 {
 	t->pc_known = false;
@@ -118,7 +137,9 @@ static int cache_fill(struct ekp_target *t, uint64_t first, uint64_t last)
 	}
 	if (lo > hi)
 		return 0;
-	err = rsp_read_mem(t->rsp, lo, buf, (size_t)(hi - lo + L), t->timeout_ms);
+	err = memory_mode(t, false);
+	if (!err)
+		err = rsp_read_mem(t->rsp, lo, buf, (size_t)(hi - lo + L), t->timeout_ms);
 	for (b = lo; b <= hi; b += L) {
 		unsigned int i = t->cache_next++ % EKP_TARGET_CACHE_LINES;
 
@@ -161,7 +182,9 @@ int ekp_target_read_mem(void *target, uint64_t addr, void *buf, size_t len)
 	}
 	return 0;
 direct:
-	err = rsp_read_mem(t->rsp, addr, buf, len, t->timeout_ms);
+	err = memory_mode(t, false);
+	if (!err)
+		err = rsp_read_mem(t->rsp, addr, buf, len, t->timeout_ms);
 	return err ? -EFAULT : 0;
 }
 
@@ -199,17 +222,15 @@ int ekp_target_remove_bp(struct ekp_target *t, uint64_t addr)
 
 static int phys_access(struct ekp_target *t, uint64_t pa, void *buf, size_t len, bool write)
 {
-	int err = rsp_set_phys_mem_mode(t->rsp, true, t->timeout_ms), err2;
+	int err = memory_mode(t, true);
 
 	if (!err)
 		err = write ? rsp_write_mem(t->rsp, pa, buf, len, t->timeout_ms)
 			    : rsp_read_mem(t->rsp, pa, buf, len, t->timeout_ms);
 	if (err)
-		ekp_err_prefix(err, "%s guest physical memory at 0x%" PRIx64 ": ",
-			       write ? "writing" : "reading", pa);
-	/* Back to virtual addresses whatever happened: the trap engine reads those. */
-	err2 = rsp_set_phys_mem_mode(t->rsp, false, t->timeout_ms);
-	return err ? err : err2;
+		return ekp_err_prefix(err, "%s guest physical memory at 0x%" PRIx64 ": ",
+				      write ? "writing" : "reading", pa);
+	return 0;
 }
 
 int ekp_target_read_phys(struct ekp_target *t, uint64_t pa, void *buf, size_t len)
@@ -268,4 +289,12 @@ int ekp_target_resume(struct ekp_target *t)
 uint64_t ekp_target_round_trips(const struct ekp_target *t)
 {
 	return rsp_round_trips(t->rsp);
+}
+
+int ekp_target_detach(struct ekp_target *t)
+{
+	/* QEMU keeps the address mode for the next client: leave it as found. */
+	int err = memory_mode(t, false), err2 = rsp_detach(t->rsp, t->timeout_ms);
+
+	return err ? err : err2;
 }

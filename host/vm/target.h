@@ -32,6 +32,7 @@ struct ekp_target {
 	uint64_t resteps;       /* single-steps repeated: the PC stayed on the breakpoint */
 	uint64_t pc;            /* the stopped vCPU's PC, once read after the last stop */
 	bool pc_known;
+	bool phys;              /* m/M take physical addresses now (Qqemu.PhyMemMode:1) */
 	struct {
 		uint64_t base;
 		int state;      /* 0 empty, 1 valid, -1 known unreadable */
@@ -72,5 +73,8 @@ int ekp_target_write_phys(struct ekp_target *t, uint64_t pa, const void *buf, si
 int ekp_target_step_off(struct ekp_target *t, const struct rsp_stop *stop);
 /* Let the whole VM run. */
 int ekp_target_resume(struct ekp_target *t);
+/* Leave: virtual addresses for the next client, then D (QEMU removes every breakpoint and
+ * lets the VM run). */
+int ekp_target_detach(struct ekp_target *t);
 
 #endif
