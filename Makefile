@@ -75,7 +75,7 @@ unit-asan: $(ASAN_UNITS)
 fuzz-smoke: $(FUZZERS)
 	@tests/run-fuzz.sh smoke $(FUZZERS)
 
-# Longer fuzzing (FUZZ_SECONDS per target, default 120).
+# Longer fuzzing: FUZZ_RUNS executions per target (default 10 million), or FUZZ_SECONDS each.
 fuzz: $(FUZZERS)
 	@tests/run-fuzz.sh long $(FUZZERS)
 
