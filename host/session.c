@@ -241,7 +241,10 @@ static int start_libvirt(struct session *s)
 	if (s->lv_started && strcmp(info->status, "prelaunch"))
 		return ekp_err(EPROTO, "domain '%s' started, but QEMU is not holding it before its "
 			       "first instruction (status %s, not prelaunch)", name, info->status);
-	if (strcmp(info->status, "prelaunch") && strcmp(info->status, "running"))
+	/* "debug": stopped at a breakpoint of QEMU's gdbstub that nobody serves any more (an
+	 * ekprobe-host killed with SIGKILL); attaching clears it (below) and lets it run. */
+	if (strcmp(info->status, "prelaunch") && strcmp(info->status, "running") &&
+	    strcmp(info->status, "debug"))
 		return ekp_err(EBUSY, "domain '%s' is not running (QEMU's status: %s): resume it "
 			       "first (virsh resume), or shut it off and ekprobe-host starts it from "
 			       "its first instruction", name, info->status);
@@ -254,12 +257,25 @@ static int start_libvirt(struct session *s)
 		err = rsp_client_from_fd(fd, &s->rsp);
 	if (!err)
 		err = rsp_handshake(s->rsp, s->cfg->timeout_ms, &was_running);
+	/*
+	 * The gdbstub is ekprobe-host's alone now: '?' makes QEMU drop every breakpoint its
+	 * gdbstub still holds (QEMU keeps them across gdbserver commands and lost connections).
+	 */
+	if (!err) {
+		struct ekp_buf reply = { 0 };
+
+		err = rsp_command(s->rsp, "?", &reply, s->cfg->timeout_ms);
+		ekp_buf_free(&reply);
+	}
 	if (err)
 		return ekp_err_prefix(err, "domain '%s', gdbstub: ", name);
 	if (s->lv_started)
 		ekp_info("started domain '%s' paused, before its first instruction", name);
 	else if (!strcmp(info->status, "prelaunch"))
 		ekp_info("domain '%s' is held before its first instruction", name);
+	else if (!strcmp(info->status, "debug"))
+		ekp_info("domain '%s' was stopped at a breakpoint of QEMU's gdbstub left by an "
+			 "earlier debugger (cleared): probes fire from now on", name);
 	else
 		ekp_info("attached to running domain '%s': probes fire from now on", name);
 	/* QEMU's process, for engines that map guest RAM and to see it exit. */
@@ -769,7 +785,7 @@ static int finish_libvirt(struct session *s, int err)
 			err2 = ekp_libvirt_destroy(s->lv);
 			if (err2)
 				ekp_warn("%s", ekp_errstr(err2));
-		} else if (s->detached || err) {
+		} else if (s->rsp && (s->detached || err)) {
 			ekp_info("domain '%s' runs on under libvirt", name);
 		}
 	}

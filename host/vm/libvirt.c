@@ -319,12 +319,16 @@ int ekp_libvirt_gdbstub_open(struct ekp_libvirt *lv, int *fd)
 		EKP_LIBVIRT_GDB_CHARDEV, "server", 0), &ret);
 	json_decref(ret);
 	if (err) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", ekp_errstr(err));
 		ret = NULL;
 		if (!monitor_cmd(lv, "closefd", json_pack("{s:s}", "fdname", EKP_LIBVIRT_GDB_CHARDEV),
 				 &ret))
 			json_decref(ret);
-		err = ekp_err(EBUSY, "a gdbstub chardev for the domain: %s (is another ekprobe-host "
-			      "attached?)", ekp_errstr(err));
+		err = ekp_err(EBUSY, "%s. Another ekprobe-host is attached to the domain, or one was "
+			      "killed: then \"virsh qemu-monitor-command %s --hmp 'gdbserver none'\" "
+			      "removes that chardev", why, lv->info.xml.name);
 		goto fail;
 	}
 	err = hmp(lv, "gdbserver chardev:" EKP_LIBVIRT_GDB_CHARDEV, &ret);

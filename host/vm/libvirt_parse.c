@@ -206,16 +206,14 @@ int ekp_domxml_parse(const char *xml, size_t len, struct ekp_domxml *out)
 					      (unsigned long)XML_GetCurrentLineNumber(p.xp),
 					      XML_ErrorString(XML_GetErrorCode(p.xp)));
 	XML_ParserFree(p.xp);
-	if (!err && !out->name[0])
-		err = ekp_err(EPROTO, "domain XML: no <name>");
-	if (err) {
-		memset(out, 0, sizeof(*out));
-		return err;
-	}
 	dx_trim(out->name);
 	dx_trim(out->uuid);
 	dx_trim(out->kernel);
-	return 0;
+	if (!err && !out->name[0])
+		err = ekp_err(EPROTO, "domain XML: no <name>");
+	if (err)
+		memset(out, 0, sizeof(*out));
+	return err;
 }
 
 bool ekp_domxml_shared_memfd(const struct ekp_domxml *d)

@@ -86,6 +86,28 @@ check "running domain: still running after 5 more ticks: $(lv_state "$run")" [ "
 lv_virsh qemu-monitor-command "$run" --hmp 'info chardev' > "$TMP/chardev"
 check "running domain: the monitor shows no gdbstub chardev of ekprobe's" bash -c \
 	"grep -q charmonitor '$TMP/chardev' && ! grep -q ekprobe-gdb '$TMP/chardev'"
+
+# ekprobe-host killed with SIGKILL removes nothing: its chardev stays (a new one is refused,
+# saying how to remove it), and its breakpoint stops the guest; once removed, a new
+# ekprobe-host clears the breakpoint and ends with the domain running.
+"$EKPROBE" --connect "$LV_URI" --vm "libvirt:$run" -o "$TMP/k1.txt" -p 'p do_nanosleep' 2>/dev/null &
+pid=$!
+wait_lines 2 p_do_nanosleep_0: "$TMP/k1.txt" +1
+kill -KILL $pid; wait $pid 2>/dev/null
+"$EKPROBE" --connect "$LV_URI" --vm "libvirt:$run" -p 'p do_nanosleep' >/dev/null 2>"$TMP/k2.err"
+rc=$?
+grep -q "gdbserver none'\" removes that chardev" "$TMP/k2.err"; said=$?
+check "after a SIGKILL: a second ekprobe-host is refused (exit 1), saying how to recover" \
+	[ "$rc" -eq 1 -a "$said" -eq 0 ]
+lv_virsh qemu-monitor-command "$run" --hmp 'gdbserver none' >/dev/null
+"$EKPROBE" --connect "$LV_URI" --vm "libvirt:$run" -o "$TMP/k3.txt" -p 'p do_nanosleep' 2>"$TMP/k3.err" &
+pid=$!
+wait_lines 2 p_do_nanosleep_0: "$TMP/k3.txt" +1
+kill -INT $pid; wait $pid; rc=$?
+wait_lines 5 EKPROBE-TICK "$console" 0
+state=$(lv_state "$run") n=$(grep -c p_do_nanosleep_0: "$TMP/k3.txt")
+check "after a SIGKILL and 'gdbserver none': $n hits, exit $rc, then the domain runs on: $state" \
+	[ "$rc" -eq 0 -a "$n" -ge 2 -a "$state" = "running (unpaused)" ]
 lv_virsh destroy "$run" >/dev/null
 
 # Errors: bad usage (2) and run-time (1), nothing started.
