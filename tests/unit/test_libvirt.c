@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The libvirt transport's pure half (host/vm/libvirt_parse.c) on what libvirt 9.0 and QEMU 7.2
- * gave for a real domain (tests/unit/data/libvirt/, recorded as its README says), on what they
+ * gave for a real domain (tests/unit/data/libvirt/, recorded by its capture.sh), on what they
  * must refuse; and the transport's errors from the real libvirt client library (its in-process
  * test driver, a socket with no daemon).
  */
