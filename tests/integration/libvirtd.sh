@@ -68,7 +68,8 @@ lv_start() {
 }
 
 # lv_define NAME CONSOLE MEMFD(0|1) CMDLINE: a type='qemu' domain booting the default kernel,
-# like lib.sh's qemu_cmd (256 MiB, serial console to a file, -no-reboot: on_reboot destroy).
+# like lib.sh's qemu_cmd (256 MiB, ACPI, serial console to a file, -no-reboot: on_reboot
+# destroy).
 lv_define() {
 	local name=$1 console=$2 memfd=$3 cmdline=$4 mb=""
 	[ "$memfd" = 1 ] && mb="<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
@@ -84,6 +85,7 @@ lv_define() {
 	    <initrd>$INITRD</initrd>
 	    <cmdline>$cmdline</cmdline>
 	  </os>
+	  <features><acpi/><apic/></features>
 	  <on_poweroff>destroy</on_poweroff>
 	  <on_reboot>destroy</on_reboot>
 	  <on_crash>destroy</on_crash>

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # --vm libvirt:DOMAIN with a real libvirtd (started here, state in a scratch directory): a
 # shut-off domain is started paused and probed from its first instruction with the counts of
-# the launch-mode boot test, with the trap engine and with jumps (shared memfd RAM); a running
-# domain is attached to, and runs on with no breakpoint after SIGINT; the errors a user meets.
+# a launch-mode boot, with the trap engine and with jumps (shared memfd RAM), and ends as it
+# does unprobed; a running domain is attached to, and runs on with no breakpoint after SIGINT;
+# a paused one is refused; the errors a user meets.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/libvirtd.sh"
 lv_start || { fail "a private libvirtd could not be started"; exit 1; }
@@ -19,7 +20,35 @@ wait_lines() {
 	got=$(timeout 120 tail -n "$4" -F "$3" 2>/dev/null | grep -c -m "$1" -- "$2")
 	[ "$got" -ge "$1" ]
 }
-before=$(ls -d "${TMPDIR:-/tmp}"/ekprobe.* 2>/dev/null | wc -l)
+# ekprobe-host's temporary directory (launch mode puts its sockets there): stays empty here.
+export TMPDIR=$TMP/ekp-tmp
+mkdir "$TMPDIR"
+# The guest's console, when it did not get where it should have.
+show_console() { echo "    $1: the console's end:"; tail -n 8 "$2" | sed 's/^/      | /'; }
+
+# The references: the same probes on the same kernel in launch mode, and how the domain ends
+# without ekprobe-host (its lifecycle events, listened to from before it starts).
+"$EKPROBE" --summary -o "$TMP/launch.txt" "${boot_probes[@]}" \
+	-- $(qemu_cmd "$TMP/launch.console") -append "$APPEND" 2>"$TMP/launch.err"
+rc=$?
+grep -q EKPROBE-GUEST-DONE "$TMP/launch.console" || show_console launch "$TMP/launch.console"
+check "launch mode: exit 0, guest reached userspace" bash -c \
+	"[ $rc -eq 0 ] && grep -q EKPROBE-GUEST-DONE '$TMP/launch.console'"
+grep -o 'fn=[^ ]*' "$TMP/launch.txt" | sort > "$TMP/launch.fns"
+echo "    launch mode: do_one_initcall: $(wc -l < "$TMP/launch.fns") entries"
+base=$dom-base
+lv_define "$base" "$TMP/base.console" 0 "$APPEND" || fail "defining the unprobed domain"
+# virsh itself in the background (not lv_virsh's subshell), so that kill stops it.
+virsh -q -c "$LV_URI" event --domain "$base" --event lifecycle --loop --timeout 300 \
+	> "$TMP/base.events" &
+evpid=$!
+lv_virsh start "$base" >/dev/null || fail "starting the unprobed domain"
+wait_lines 1 Stopped "$TMP/base.events" +1 || fail "the unprobed domain did not stop"
+kill $evpid; wait $evpid 2>/dev/null
+base_state=$(lv_state "$base") base_end=$(tail -n 1 "$TMP/base.console")
+echo "    unprobed domain: $(grep -c . "$TMP/base.events") lifecycle events, then: $base_state," \
+	"console's last line: $base_end"
+check "unprobed domain reached userspace" grep -q EKPROBE-GUEST-DONE "$TMP/base.console"
 
 # The launch-mode boot test's counts, on a domain ekprobe-host starts: $1 engine, $2 memfd.
 boot() {
@@ -31,6 +60,7 @@ boot() {
 	check "$what: symbols found beside the domain's <kernel>" \
 		grep -q "symbols from $(dirname "$BZIMAGE")/vmlinux" "$TMP/$what.err"
 	check "$what: started paused, before its first instruction" grep -q "started domain '$name' paused" "$TMP/$what.err"
+	grep -q EKPROBE-GUEST-DONE "$console" || show_console "$what" "$console"
 	check "$what: guest reached userspace" grep -q EKPROBE-GUEST-DONE "$console"
 	for f in startup_64 x86_64_start_kernel start_kernel setup_arch rest_init kernel_init; do
 		check "$what: exactly one hit of $f" [ "$(grep -c "kprobes/p_${f}_0:" "$out")" -eq 1 ]
@@ -38,9 +68,12 @@ boot() {
 	enter=$(grep -c 'initcall/enter:' "$out") leave=$(grep -c 'initcall/leave:' "$out")
 	echo "    $what: do_one_initcall: $enter entries, $leave returns"
 	check "$what: initcall entries equal returns, more than 100" [ "$enter" -eq "$leave" -a "$enter" -gt 100 ]
+	grep -o 'fn=[^ ]*' "$out" | sort > "$TMP/$what.fns"
+	check "$what: the same initcalls as in launch mode" cmp -s "$TMP/launch.fns" "$TMP/$what.fns"
 	check "$what: events in boot order" bash -c "grep -n -m1 p_startup_64_0: '$out' | grep -q '^1:'"
-	check "$what: the domain ended as without ekprobe-host: $(lv_state "$name")" \
-		[ "$(lv_state "$name")" = "shut off (shutdown)" ]
+	state=$(lv_state "$name")
+	check "$what: the domain ended as without ekprobe-host: $state, '$(tail -n 1 "$console")'" \
+		[ "$state" = "$base_state" -a "$(tail -n 1 "$console")" = "$base_end" ]
 	if [ "$memfd" = 1 ]; then
 		e=jump
 		check "$what: startup_64 (head text) fell back to trap" [ "$(hits kprobes/p_startup_64_0 trap "$out")" = 1 ]
@@ -55,7 +88,8 @@ boot() {
 }
 boot trap 0
 boot jump 1
-check "no gdbstub socket directory left" [ "$(ls -d "${TMPDIR:-/tmp}"/ekprobe.* 2>/dev/null | wc -l)" -eq "$before" ]
+check "no gdbstub socket (nothing in ekprobe-host's TMPDIR, no socket in libvirt's directories)" \
+	bash -c "[ -z \"\$(ls -A '$TMPDIR')\" ] && [ -z \"\$(find '$LV' -type s -name '*gdb*')\" ]"
 
 # A running domain: attach from now on; after SIGINT it runs on, with no breakpoint: the
 # probed do_nanosleep runs on every tick of its loop, so a breakpoint left would stop it. Its
@@ -86,6 +120,14 @@ check "running domain: still running after 5 more ticks: $(lv_state "$run")" [ "
 lv_virsh qemu-monitor-command "$run" --hmp 'info chardev' > "$TMP/chardev"
 check "running domain: the monitor shows no gdbstub chardev of ekprobe's" bash -c \
 	"grep -q charmonitor '$TMP/chardev' && ! grep -q ekprobe-gdb '$TMP/chardev'"
+
+# A paused domain is refused, and left paused.
+lv_virsh suspend "$run" >/dev/null
+"$EKPROBE" --connect "$LV_URI" --vm "libvirt:$run" -p 'p do_nanosleep' >/dev/null 2>"$TMP/paused.err"
+rc=$? state=$(lv_state "$run")
+check "paused domain: refused (exit 1), still $state" bash -c \
+	"[ $rc -eq 1 ] && grep -q 'is not running (QEMU.s status: paused)' '$TMP/paused.err' && [ '$state' = 'paused (user)' ]"
+lv_virsh resume "$run" >/dev/null
 
 # ekprobe-host killed with SIGKILL removes nothing: its chardev stays (a new one is refused,
 # saying how to remove it), and its breakpoint stops the guest; once removed, a new
