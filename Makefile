@@ -3,7 +3,7 @@
 
 CC      ?= cc
 CLANG   ?= clang
-PKGS    := libelf capstone jansson expat
+PKGS    := libelf capstone jansson expat libvirt libvirt-qemu
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -23,6 +23,7 @@
 #include "host/probes/resolve.h"
 #include "host/session.h"
 #include "host/sinks/sink.h"
+#include "host/vm/libvirt.h"
 #include "host/vm/spec.h"
 
 #define EKPROBE_VERSION "0.1.0"
@@ -31,6 +32,7 @@
 static const char usage_text[] =
 "Usage: ekprobe-host [OPTIONS] -- qemu-system-x86_64 [QEMU OPTIONS...]\n"
 "       ekprobe-host [OPTIONS] --vm gdb:HOST:PORT|unix:PATH [--qmp PATH]\n"
+"       ekprobe-host [OPTIONS] --vm libvirt:DOMAIN [--connect URI]\n"
 "\n"
 "Probe a Linux guest kernel from its very first instruction, from the hypervisor side.\n"
 "Probes are written in the kernel's kprobe_events syntax and armed before the guest runs.\n"
@@ -45,7 +47,8 @@ static const char usage_text[] =
 "                         says, else what the QEMU binary emulates\n"
 "  -s, --symbols FILE     the guest kernel's vmlinux (best: offsets are checked against\n"
 "                         its instructions) or System.map; default: vmlinux, then\n"
-"                         System.map, in the directory of QEMU's -kernel image\n"
+"                         System.map, in the directory of QEMU's -kernel image (a\n"
+"                         libvirt domain: of its <kernel>)\n"
 "\n"
 "Guest:\n"
 "  -- QEMU COMMAND...     start QEMU with -S, a gdbstub and QMP on Unix sockets in a\n"
@@ -56,6 +59,11 @@ static const char usage_text[] =
 "                         otherwise from now on)\n"
 "      --qmp PATH         that QEMU's QMP socket (optional; tells whether it is held\n"
 "                         at -S and whether it runs under KVM)\n"
+"      --vm libvirt:DOMAIN\n"
+"                         a libvirt domain: shut off, ekprobe-host starts it paused and\n"
+"                         probes it from the first instruction; running, from now on.\n"
+"                         Either way it runs on under libvirt after ekprobe-host\n"
+"      --connect URI      the libvirt connection (default qemu:///system)\n"
 "\n"
 "Output:\n"
 "  -o, --output FILE      write the trace to FILE instead of standard output\n"
@@ -67,8 +75,9 @@ static const char usage_text[] =
 "                         whole shutdown after MS ms (default 10000)\n"
 "      --engine ENGINE    trap (default): breakpoints held by QEMU's gdbstub, any guest;\n"
 "                         jump: 5-byte jumps into trampolines in the guest's reserved slots\n"
-"                         (needs the ekprobe guest patch and launch mode; every probe must\n"
-"                         take a jump, or nothing starts); auto: jumps where the site is\n"
+"                         (needs the ekprobe guest patch, and launch mode or a shut-off\n"
+"                         libvirt domain with shared memfd RAM; every probe must take a\n"
+"                         jump, or nothing starts); auto: jumps where the site is\n"
 "                         safe, traps elsewhere, saying which and why for each probe\n"
 "      --engine [GRP/]EVENT=ENGINE\n"
 "                         the engine of the probes so named, over the default; shell\n"
@@ -87,8 +96,9 @@ static const char usage_text[] =
 "SIGINT/SIGTERM: the probes are removed, the guest resumed and the trace completed;\n"
 "in launch mode ekprobe-host then waits for QEMU to exit (a second signal terminates it).\n"
 "\n"
-"Exit status: QEMU's in launch mode; 0 in attach mode; 1 on a run-time error; 2 on bad\n"
-"usage or a bad probe (then no guest is started). Docs: docs/usage.md, docs/probes.md.\n";
+"Exit status: QEMU's in launch mode; 0 in attach and libvirt mode; 1 on a run-time error;\n"
+"2 on bad usage, a bad probe or an unknown domain (then no guest is started).\n"
+"Docs: docs/usage.md, docs/probes.md.\n";
 
 #define MAX_ENGINE_CHOICES 256
 #define MAX_PROBE_ARGS 4096
@@ -106,7 +116,7 @@ struct options {
 	struct probe_arg probes[MAX_PROBE_ARGS];
 	unsigned int nr_probes;
 	int poll_ms;
-	const char *symbols, *output, *vm, *qmp, *arch;
+	const char *symbols, *output, *vm, *qmp, *arch, *connect;
 	struct ekp_vm_spec vm_spec;
 	enum ekp_format format;
 	bool summary;
@@ -127,32 +137,65 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* The directory of QEMU's -kernel image, where vmlinux or System.map may sit. */
-static char *default_symbols(char **qemu_argv)
+/* vmlinux or System.map beside a kernel image, or NULL. */
+static char *symbols_beside(const char *kernel)
 {
 	static const char *names[] = { "vmlinux", "System.map" };
+	char *copy = strdup(kernel), *dir, *path;
 
-	for (int i = 0; qemu_argv && qemu_argv[i] && qemu_argv[i + 1]; i++) {
-		char *copy, *dir, *path;
-
-		if (strcmp(qemu_argv[i], "-kernel"))
-			continue;
-		copy = strdup(qemu_argv[i + 1]);
-		if (!copy)
-			return NULL;
-		dir = dirname(copy);
-		for (size_t n = 0; n < EKP_ARRAY_SIZE(names); n++) {
-			if (asprintf(&path, "%s/%s", dir, names[n]) < 0)
-				break;
-			if (!access(path, R_OK)) {
-				free(copy);
-				return path;
-			}
-			free(path);
+	if (!copy)
+		return NULL;
+	dir = dirname(copy);
+	for (size_t n = 0; n < EKP_ARRAY_SIZE(names); n++) {
+		if (asprintf(&path, "%s/%s", dir, names[n]) < 0)
+			break;
+		if (!access(path, R_OK)) {
+			free(copy);
+			return path;
 		}
-		free(copy);
+		free(path);
 	}
+	free(copy);
 	return NULL;
+}
+
+/* The directory of QEMU's -kernel image (a libvirt domain's <kernel>), where vmlinux or
+ * System.map may sit. */
+static char *default_symbols(char **qemu_argv, const struct ekp_libvirt *lv)
+{
+	char *path;
+
+	if (lv)
+		return ekp_libvirt_info(lv)->xml.kernel[0] ?
+			symbols_beside(ekp_libvirt_info(lv)->xml.kernel) : NULL;
+	for (int i = 0; qemu_argv && qemu_argv[i] && qemu_argv[i + 1]; i++)
+		if (!strcmp(qemu_argv[i], "-kernel") && (path = symbols_beside(qemu_argv[i + 1])))
+			return path;
+	return NULL;
+}
+
+/* Why guest RAM will not be in a memfd QEMU shares with the host, or NULL when it will. */
+static const char *shared_ram_why(const struct options *o, const struct ekp_libvirt *lv)
+{
+	if (o->qemu_argv)
+		return NULL; /* an engine adds the backend (qemu_args) */
+	if (!lv)
+		return "ekprobe-host shares it with a QEMU it starts (launch mode) or finds it in a "
+		       "libvirt domain, not behind a gdbstub";
+	if (!ekp_domxml_shared_memfd(&ekp_libvirt_info(lv)->xml))
+		return "the domain's RAM is not a shared memfd: add <memoryBacking><source "
+		       "type='memfd'/><access mode='shared'/></memoryBacking> to its XML "
+		       "(docs/usage.md, libvirt)";
+	return NULL;
+}
+
+/* A libvirt domain that will be held before its first instruction when the engines arm: shut
+ * off (ekprobe-host starts it paused), or started paused by someone else. */
+static bool held_at_start(const struct ekp_libvirt *lv)
+{
+	const struct ekp_libvirt_info *i = lv ? ekp_libvirt_info(lv) : NULL;
+
+	return i && (!i->active || !strcmp(i->status, "prelaunch"));
 }
 
 static bool has_arg(char **argv, const char *arg)
@@ -194,9 +237,11 @@ static int add_probe_arg(struct options *o, bool file, const char *text)
 	return 0;
 }
 
-/* --arch, else what the vmlinux says, else what the QEMU binary emulates, else the arch whose
- * first instruction the symbols name (a System.map in attach mode). */
-static const struct ekp_arch *guest_arch(const struct options *o, const struct ekp_symtab *st)
+/* --arch, else what the vmlinux says, else what the QEMU binary emulates (a libvirt domain:
+ * its <os><type arch>), else the arch whose first instruction the symbols name (a System.map
+ * in attach mode). */
+static const struct ekp_arch *guest_arch(const struct options *o, const struct ekp_symtab *st,
+					 const struct ekp_libvirt *lv)
 {
 	const struct ekp_arch *a;
 
@@ -206,7 +251,27 @@ static const struct ekp_arch *guest_arch(const struct options *o, const struct e
 		return a;
 	if (o->qemu_argv && (a = ekp_arch_by_qemu(o->qemu_argv[0])))
 		return a;
+	if (lv && (a = ekp_arch_by_name(ekp_libvirt_info(lv)->xml.arch)))
+		return a;
 	return ekp_arch_by_symbols(st);
+}
+
+/*
+ * --vm libvirt:NAME: the domain, before anything else needs it (its <kernel> for the symbols,
+ * whether it runs, whether its RAM is shared). An unknown domain or a connection of another
+ * driver is bad usage (2); a connection that cannot be made is a run-time error (1).
+ */
+static int open_domain(const struct options *o, struct ekp_libvirt **lv)
+{
+	const char *uri = o->connect ? o->connect : EKP_LIBVIRT_DEFAULT_URI;
+	int err = ekp_libvirt_open(uri, o->vm_spec.name, lv);
+
+	if (!err)
+		return 0;
+	if (err == -ENOENT || err == -EPROTOTYPE)
+		return usage_error("--vm %s: %s", o->vm, ekp_errstr(err));
+	ekp_error("--vm %s: %s", o->vm, ekp_errstr(err));
+	return 1;
 }
 
 static struct ekp_probe_list *read_probes(const struct options *o, const struct ekp_arch *arch)
@@ -230,7 +295,7 @@ static struct ekp_probe_list *read_probes(const struct options *o, const struct 
 int main(int argc, char **argv)
 {
 	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT, OPT_ENGINE,
-	       OPT_POLL_MS, OPT_ARCH };
+	       OPT_POLL_MS, OPT_ARCH, OPT_CONNECT };
 	static const struct option longopts[] = {
 		{ "probe", required_argument, NULL, 'p' },
 		{ "probes", required_argument, NULL, OPT_PROBES },
@@ -238,6 +303,7 @@ int main(int argc, char **argv)
 		{ "arch", required_argument, NULL, OPT_ARCH },
 		{ "vm", required_argument, NULL, OPT_VM },
 		{ "qmp", required_argument, NULL, OPT_QMP },
+		{ "connect", required_argument, NULL, OPT_CONNECT },
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "summary", no_argument, NULL, OPT_SUMMARY },
@@ -256,6 +322,7 @@ int main(int argc, char **argv)
 	struct ekp_probe **pv = NULL;
 	struct ekp_engine_set *engines = NULL;
 	struct ekp_symtab *st = NULL;
+	struct ekp_libvirt *lv = NULL;
 	char *auto_symbols = NULL;
 	struct ekp_sink sink;
 	int out = STDOUT_FILENO;
@@ -281,6 +348,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_VM: o.vm = optarg; break;
 		case OPT_QMP: o.qmp = optarg; break;
+		case OPT_CONNECT: o.connect = optarg; break;
 		case 'o': o.output = optarg; break;
 		case OPT_FORMAT:
 			if (!strcmp(optarg, "text"))
@@ -323,12 +391,26 @@ int main(int argc, char **argv)
 					      : "no guest: give a QEMU command after --, or --vm");
 	if (o.qmp && !o.vm)
 		return usage_error("%s", "--qmp goes with --vm (in launch mode QMP is set up itself)");
+	if (o.qmp && o.vm_spec.kind == EKP_VM_LIBVIRT)
+		return usage_error("%s", "--qmp does not go with --vm libvirt: (QMP goes through "
+				   "libvirt's monitor)");
+	if (o.connect && (!o.vm || o.vm_spec.kind != EKP_VM_LIBVIRT))
+		return usage_error("%s", "--connect goes with --vm libvirt:DOMAIN");
 	if (!o.nr_probes)
 		return usage_error("%s", "no probes: give -p SPEC or --probes FILE");
+	if (o.vm && o.vm_spec.kind == EKP_VM_LIBVIRT && (status = open_domain(&o, &lv)))
+		goto out;
+	status = EXIT_USAGE;
 	if (!o.symbols) {
-		o.symbols = auto_symbols = default_symbols(o.qemu_argv);
-		if (!o.symbols)
-			return usage_error("%s", "no symbols: give --symbols vmlinux|System.map");
+		o.symbols = auto_symbols = default_symbols(o.qemu_argv, lv);
+		if (!o.symbols) {
+			if (lv && !ekp_libvirt_info(lv)->xml.kernel[0])
+				usage_error("no symbols: domain '%s' boots no <kernel> image; give "
+					    "--symbols vmlinux|System.map", o.vm_spec.name);
+			else
+				usage_error("%s", "no symbols: give --symbols vmlinux|System.map");
+			goto out;
+		}
 		ekp_info("symbols from %s (no --symbols given)", o.symbols);
 	}
 	err = ekp_symtab_load(o.symbols, &st);
@@ -336,7 +418,7 @@ int main(int argc, char **argv)
 		ekp_error("%s: %s", o.symbols, ekp_errstr(err));
 		goto out;
 	}
-	arch = guest_arch(&o, st);
+	arch = guest_arch(&o, st, lv);
 	if (!arch) {
 		usage_error("%s", "cannot tell the guest's architecture from the symbols or the QEMU "
 			    "command: give --arch");
@@ -370,7 +452,8 @@ int main(int argc, char **argv)
 		pv[i] = ekp_probe_list_get(probes, i);
 	struct ekp_engine_env env = {
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .launch = o.qemu_argv != NULL,
-		.qemu_argv = o.qemu_argv,
+		.qemu_argv = o.qemu_argv, .first_insn = o.qemu_argv || held_at_start(lv),
+		.no_shared_ram = shared_ram_why(&o, lv),
 		.icount = has_arg(o.qemu_argv, "-icount"), .timeout_ms = o.timeout_ms,
 	};
 	struct ekp_plan_config pc = {
@@ -393,7 +476,7 @@ int main(int argc, char **argv)
 	struct ekp_session_config cfg = {
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .engines = engines,
 		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm ? &o.vm_spec : NULL,
-		.qmp_path = o.qmp, .timeout_ms = o.timeout_ms, .poll_ms = o.poll_ms,
+		.qmp_path = o.qmp, .libvirt = lv, .timeout_ms = o.timeout_ms, .poll_ms = o.poll_ms,
 	};
 	status = ekp_session_run(&cfg);
 	if (status < 0) {
@@ -410,6 +493,7 @@ out:
 	free(pv);
 	ekp_symtab_free(st);
 	ekp_probe_list_free(probes);
+	ekp_libvirt_close(lv);
 	free(auto_symbols);
 	return status;
 }

@@ -12,6 +12,11 @@
  *   an error                  probes removed while the gdbstub answers; launch: QEMU
  *                             terminated; 1
  *
+ * libvirt mode is attach mode with the domain's QEMU known (its process, from libvirt): the
+ * gdbstub is closed at the end ("gdbserver none") and the domain runs on under libvirt, also
+ * one ekprobe-host started; only a domain it started that never ran is stopped again after an
+ * error.
+ *
  * Every wait has a deadline (--timeout) or is interruptible by a signal, and the whole
  * shutdown shares one deadline.
  */
@@ -23,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +46,11 @@ struct session {
 	struct ekp_engine_set *set;
 	struct ekp_qemu qemu;
 	bool launched;
+	struct ekp_libvirt *lv;  /* libvirt mode */
+	bool lv_started;         /* ekprobe-host started the domain (paused) */
+	pid_t vm_pid;            /* QEMU's process when known here and not our child */
+	char *const *vm_argv;    /* its command line */
+	int vm_pidfd;            /* readable when that QEMU exits; -1 */
 	struct ekp_qemu_argv argv;
 	struct rsp_client *rsp;
 	struct qmp_client *qmp;
@@ -51,7 +62,7 @@ struct session {
 	bool armed;             /* the engines' probes are in the guest */
 	bool running;           /* the VM runs: resumed, no stop reply yet */
 	bool detached;          /* probes removed and the guest resumed on a signal */
-	bool qemu_gone;         /* QEMU exited (its status in qemu_status) */
+	bool qemu_gone;         /* QEMU exited (launch mode: its status in qemu_status) */
 	bool give_up;           /* a second signal: leave at once, touch nothing */
 	bool gdb_gone;          /* the gdbstub connection closed */
 	int qemu_status;
@@ -114,6 +125,15 @@ static int setup_signals(struct session *s)
 
 /* ---- getting a stopped guest ------------------------------------------------------------ */
 
+/* query-kvm's return: warn when the guest runs under KVM. */
+static void warn_kvm(json_t *ret)
+{
+	if (json_is_true(json_object_get(ret, "enabled")))
+		ekp_warn("the guest runs under KVM: breakpoints are written into guest memory "
+			 "there and need a valid mapping when inserted; this mode is untested "
+			 "(see docs/usage.md)");
+}
+
 static int connect_qmp(struct session *s, const char *path, bool *prelaunch)
 {
 	json_t *ret = NULL, *status;
@@ -129,11 +149,8 @@ static int connect_qmp(struct session *s, const char *path, bool *prelaunch)
 	*prelaunch = json_is_string(status) && !strcmp(json_string_value(status), "prelaunch");
 	json_decref(ret);
 	ret = NULL;
-	if (!qmp_execute(s->qmp, "query-kvm", NULL, &ret, s->cfg->timeout_ms) &&
-	    json_is_true(json_object_get(ret, "enabled")))
-		ekp_warn("the guest runs under KVM: breakpoints are written into guest memory "
-			 "there and need a valid mapping when inserted; this mode is untested "
-			 "(see docs/usage.md)");
+	if (!qmp_execute(s->qmp, "query-kvm", NULL, &ret, s->cfg->timeout_ms))
+		warn_kvm(ret);
 	json_decref(ret);
 	return 0;
 }
@@ -199,6 +216,80 @@ static int launch(struct session *s)
 	return err;
 }
 
+/*
+ * libvirt mode: a shut-off domain is started paused and probed from its first instruction; a
+ * running one (or one held at its first instruction already) is attached to. QMP goes through
+ * libvirt's monitor pass-through, the gdbstub is a socketpair handed to QEMU.
+ */
+static int start_libvirt(struct session *s)
+{
+	const struct ekp_libvirt_info *info = ekp_libvirt_info(s->lv);
+	const char *name = info->xml.name;
+	bool was_running = false;
+	json_t *ret = NULL;
+	int fd, err;
+
+	if (!info->active) {
+		err = ekp_libvirt_start_paused(s->lv);
+		if (err)
+			return err;
+		s->lv_started = true;
+	}
+	err = ekp_libvirt_refresh_status(s->lv);
+	if (err)
+		return err;
+	if (s->lv_started && strcmp(info->status, "prelaunch"))
+		return ekp_err(EPROTO, "domain '%s' started, but QEMU is not holding it before its "
+			       "first instruction (status %s, not prelaunch)", name, info->status);
+	/* "debug": stopped at a breakpoint of QEMU's gdbstub that nobody serves any more (an
+	 * ekprobe-host killed with SIGKILL); attaching clears it (below) and lets it run. */
+	if (strcmp(info->status, "prelaunch") && strcmp(info->status, "running") &&
+	    strcmp(info->status, "debug"))
+		return ekp_err(EBUSY, "domain '%s' is not running (QEMU's status: %s): resume it "
+			       "first (virsh resume), or shut it off and ekprobe-host starts it from "
+			       "its first instruction", name, info->status);
+	if (!ekp_libvirt_qmp(s->lv, "query-kvm", &ret))
+		warn_kvm(ret);
+	json_decref(ret);
+	ekp_err_clear();
+	err = ekp_libvirt_gdbstub_open(s->lv, &fd);
+	if (!err)
+		err = rsp_client_from_fd(fd, &s->rsp);
+	if (!err)
+		err = rsp_handshake(s->rsp, s->cfg->timeout_ms, &was_running);
+	/*
+	 * The gdbstub is ekprobe-host's alone now: '?' makes QEMU drop every breakpoint its
+	 * gdbstub still holds (QEMU keeps them across gdbserver commands and lost connections).
+	 */
+	if (!err) {
+		struct ekp_buf reply = { 0 };
+
+		err = rsp_command(s->rsp, "?", &reply, s->cfg->timeout_ms);
+		ekp_buf_free(&reply);
+	}
+	if (err)
+		return ekp_err_prefix(err, "domain '%s', gdbstub: ", name);
+	if (s->lv_started)
+		ekp_info("started domain '%s' paused, before its first instruction", name);
+	else if (!strcmp(info->status, "prelaunch"))
+		ekp_info("domain '%s' is held before its first instruction", name);
+	else if (!strcmp(info->status, "debug"))
+		ekp_info("domain '%s' was stopped at a breakpoint of QEMU's gdbstub left by an "
+			 "earlier debugger (cleared): probes fire from now on", name);
+	else
+		ekp_info("attached to running domain '%s': probes fire from now on", name);
+	/* QEMU's process, for engines that map guest RAM and to see it exit. */
+	if (ekp_libvirt_qemu_process(s->lv, &s->vm_pid, &s->vm_argv)) {
+		ekp_debug("domain '%s': %s", name, ekp_errmsg());
+		s->vm_pid = 0;
+		s->vm_argv = NULL;
+	} else {
+		s->vm_pidfd = (int)syscall(SYS_pidfd_open, s->vm_pid, 0);
+	}
+	ekp_err_clear();
+	return 0;
+}
+
 static int start(struct session *s)
 {
 	bool prelaunch = false;
@@ -206,6 +297,8 @@ static int start(struct session *s)
 
 	if (s->cfg->qemu_argv) {
 		err = launch(s);
+	} else if (s->lv) {
+		err = start_libvirt(s);
 	} else {
 		err = connect_vm(s, s->cfg->vm);
 		if (!err && s->cfg->qmp_path)
@@ -228,8 +321,8 @@ static int start(struct session *s)
 static int arm(struct session *s)
 {
 	struct ekp_engine_run run = {
-		.target = &s->target, .qemu_pid = s->launched ? s->qemu.pid : 0,
-		.qemu_argv = s->launched ? s->argv.v : NULL, .emit = emit_event,
+		.target = &s->target, .qemu_pid = s->launched ? s->qemu.pid : s->vm_pid,
+		.qemu_argv = s->launched ? s->argv.v : s->vm_argv, .emit = emit_event,
 		.guest_now_ns = guest_now_ns, .opaque = s,
 	};
 	char what[256] = "";
@@ -366,6 +459,30 @@ static bool qmp_closes(struct session *s)
 	}
 }
 
+/* libvirt mode: the gdbstub closed. QEMU exiting closes it; QEMU's process tells (within
+ * --timeout), else libvirt's state. */
+static int libvirt_closed(struct session *s)
+{
+	const char *name = ekp_libvirt_info(s->lv)->xml.name;
+	bool active = true;
+	int state, reason, err = 0;
+
+	if (s->vm_pidfd >= 0) {
+		struct pollfd p = { s->vm_pidfd, POLLIN, 0 };
+
+		if (poll(&p, 1, s->cfg->timeout_ms) > 0)
+			active = false;
+	}
+	if (active && !(err = ekp_libvirt_active(s->lv, &active, &state, &reason)) && active)
+		return ekp_err(ECONNRESET, "lost the connection to the gdbstub while domain '%s' "
+			       "is still %s", name, ekp_libvirt_state_name(state));
+	if (err)
+		return err;
+	s->qemu_gone = true;
+	snprintf(s->end, sizeof(s->end), "guest exited (domain '%.64s' ended)", name);
+	return 0;
+}
+
 /*
  * The gdbstub connection closed. Launch mode: QEMU is exiting, or the connection alone was
  * lost (then QEMU is terminated by the caller). Attach mode: QMP, if given, tells which.
@@ -386,6 +503,8 @@ static int connection_closed(struct session *s)
 		note_qemu_exit(s, status, false);
 		return 0;
 	}
+	if (s->lv)
+		return libvirt_closed(s);
 	if (s->qmp && !qmp_closes(s))
 		return ekp_err(ECONNRESET, "lost the connection to the gdbstub while QEMU still runs "
 			       "(its QMP socket stayed open %d ms)", s->cfg->timeout_ms);
@@ -494,7 +613,7 @@ static int run(struct session *s)
 	for (;;) {
 		struct pollfd p[3] = {
 			{ rsp_fd(s->rsp), POLLIN, 0 }, { s->sigfd, POLLIN, 0 },
-			{ s->launched ? s->qemu.pidfd : -1, POLLIN, 0 },
+			{ s->launched ? s->qemu.pidfd : s->vm_pidfd, POLLIN, 0 },
 		};
 		int wait = poll_ms, ready;
 
@@ -544,6 +663,7 @@ static int run(struct session *s)
 				return err;
 			if (s->launched)
 				return connection_closed(s);
+			s->qemu_gone = s->lv != NULL; /* libvirt may not know yet */
 			snprintf(s->end, sizeof(s->end), "guest exited");
 			return 0;
 		}
@@ -643,6 +763,37 @@ static int wait_qemu(struct session *s)
 	return s->qemu_status;
 }
 
+/*
+ * libvirt mode, at the end: close the gdbstub of a domain that still runs (the probes are out
+ * by now, or could not be taken out); a domain ekprobe-host started that never ran (an error
+ * before its first instruction) is stopped again, back to shut off.
+ */
+static int finish_libvirt(struct session *s, int err)
+{
+	const char *name = ekp_libvirt_info(s->lv)->xml.name;
+	bool active = false;
+	int state, reason, err2;
+	char why[1024];
+
+	snprintf(why, sizeof(why), "%s", err ? ekp_errstr(err) : "");
+	if (!s->qemu_gone && !ekp_libvirt_active(s->lv, &active, &state, &reason) && active) {
+		err2 = ekp_libvirt_gdbstub_close(s->lv);
+		if (err2)
+			ekp_warn("domain '%s': closing the gdbstub: %s", name, ekp_errstr(err2));
+		if (s->lv_started && !s->t_start) {
+			ekp_info("domain '%s' had not run yet: stopping it again", name);
+			err2 = ekp_libvirt_destroy(s->lv);
+			if (err2)
+				ekp_warn("%s", ekp_errstr(err2));
+		} else if (s->rsp && (s->detached || err)) {
+			ekp_info("domain '%s' runs on under libvirt", name);
+		}
+	}
+	if (err)
+		ekp_err(err, "%s", why);
+	return err;
+}
+
 static void teardown(struct session *s)
 {
 	if (s->have_target)
@@ -653,6 +804,8 @@ static void teardown(struct session *s)
 		qmp_close(s->qmp);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
+	if (s->vm_pidfd >= 0)
+		close(s->vm_pidfd);
 	if (s->launched)
 		ekp_qemu_cleanup(&s->qemu);
 	ekp_qemu_argv_free(&s->argv);
@@ -660,7 +813,8 @@ static void teardown(struct session *s)
 
 int ekp_session_run(const struct ekp_session_config *cfg)
 {
-	struct session s = { .cfg = cfg, .set = cfg->engines, .sigfd = -1 };
+	struct session s = { .cfg = cfg, .set = cfg->engines, .sigfd = -1, .lv = cfg->libvirt,
+			     .vm_pidfd = -1 };
 	int err, status = 0;
 
 	err = setup_signals(&s);
@@ -704,6 +858,8 @@ int ekp_session_run(const struct ekp_session_config *cfg)
 	} else if (s.launched) {
 		status = s.qemu_status;
 	}
+	if (s.lv)
+		err = finish_libvirt(&s, err);
 	teardown(&s);
 	return err ? err : status;
 }

@@ -15,6 +15,7 @@
 #include "ekprobe/symbols.h"
 #include "host/engines/plan.h"
 #include "host/sinks/sink.h"
+#include "host/vm/libvirt.h"
 #include "host/vm/spec.h"
 
 struct ekp_session_config {
@@ -28,13 +29,15 @@ struct ekp_session_config {
 	char *const *qemu_argv;         /* launch mode: the QEMU command line */
 	const struct ekp_vm_spec *vm;   /* attach mode: the gdbstub to attach to */
 	const char *qmp_path;           /* attach mode, optional */
+	struct ekp_libvirt *libvirt;    /* libvirt mode: the domain (vm is EKP_VM_LIBVIRT) */
 	int timeout_ms;                 /* QEMU's start, each exchange, the whole shutdown */
 	int poll_ms;                    /* how often exit-less engines' records are read */
 };
 
 /*
  * Returns the process exit status to use: QEMU's in launch mode (128+N if it was killed by
- * signal N), 0 in attach mode; or a negative errno with the reason recorded (then exit 1).
+ * signal N), 0 in attach and libvirt mode; or a negative errno with the reason recorded (then
+ * exit 1).
  */
 int ekp_session_run(const struct ekp_session_config *cfg);
 

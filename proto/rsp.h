@@ -117,6 +117,9 @@ struct rsp_client;
 
 int rsp_connect_unix(const char *path, int timeout_ms, struct rsp_client **out);
 int rsp_connect_tcp(const char *host, const char *port, int timeout_ms, struct rsp_client **out);
+/* A client on a stream socket connected already (one end of a socketpair whose other end the
+ * stub has): takes fd, which must be non-blocking; it is closed on failure too. */
+int rsp_client_from_fd(int fd, struct rsp_client **out);
 void rsp_close(struct rsp_client *c);
 /* For poll() while the target runs: rsp_resume leaves nothing buffered, so POLLIN means the
  * stop reply is arriving (then call rsp_wait_stop). */

@@ -474,6 +474,14 @@ static int rsp_client_new(int fd, struct rsp_client **out)
 	return 0;
 }
 
+int rsp_client_from_fd(int fd, struct rsp_client **out)
+{
+	*out = NULL;
+	if (fd < 0)
+		return ekp_err(EBADF, "rsp: no socket");
+	return rsp_client_new(fd, out);
+}
+
 static bool rsp_retryable(int e)
 {
 	return e == ENOENT || e == ECONNREFUSED || e == EAGAIN || e == ETIMEDOUT;

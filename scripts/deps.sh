@@ -4,22 +4,39 @@
 # Why each package is here: docs/dependencies.md.
 set -euo pipefail
 
-build_pkgs="gcc make pkg-config libelf-dev libcapstone-dev libjansson-dev libexpat1-dev zlib1g-dev"
-test_pkgs="libcmocka-dev clang libclang-rt-14-dev qemu-system-x86 python3 procps"
+build_pkgs="gcc make pkg-config libelf-dev libcapstone-dev libjansson-dev libexpat1-dev zlib1g-dev libvirt-dev"
+test_pkgs="libcmocka-dev clang libclang-rt-14-dev qemu-system-x86 python3 procps libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 kernel_pkgs="linux-source-6.1 bc flex bison libelf-dev libssl-dev busybox-static cpio xz-utils gzip"
 bench_pkgs="gdb qemu-system-x86 bc python3"
 
-want=""
+want="" libvirt_user=""
 for what in "$@"; do
 	case "$what" in
 	build) want="$want $build_pkgs" ;;
 	kernel) want="$want $kernel_pkgs" ;;
-	test) want="$want $build_pkgs $test_pkgs $kernel_pkgs" ;;
+	test) want="$want $build_pkgs $test_pkgs $kernel_pkgs"; libvirt_user=1 ;;
 	bench) want="$want $build_pkgs $bench_pkgs $kernel_pkgs" ;;
 	demo) want="$want $build_pkgs $kernel_pkgs qemu-system-x86" ;;
 	*) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
 	esac
 done
+
+# libvirt's QEMU driver looks up its user and group (libvirt-qemu) before it reads qemu.conf,
+# even when qemu.conf says root; Debian's libvirt-daemon-system makes them, with systemd units
+# the tests do not use (tests/integration/libvirtd.sh starts the daemons itself).
+make_libvirt_user() {
+	[ -n "$libvirt_user" ] || return 0
+	getent group libvirt-qemu >/dev/null && getent passwd libvirt-qemu >/dev/null && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "ekprobe: libvirt's QEMU driver needs the libvirt-qemu user and group; as root:" >&2
+		echo "ekprobe:   groupadd --system libvirt-qemu && useradd --system --gid libvirt-qemu --no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu" >&2
+		return 1
+	fi
+	echo "ekprobe: adding the system user and group libvirt-qemu (for libvirt's QEMU driver)" >&2
+	getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+	getent passwd libvirt-qemu >/dev/null || useradd --system --gid libvirt-qemu \
+		--no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
+}
 
 missing=""
 for p in $want; do
@@ -28,7 +45,10 @@ for p in $want; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	make_libvirt_user
+	exit
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "ekprobe: missing Debian packages:$missing" >&2
@@ -45,3 +65,4 @@ if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440 2>/dev/null)" ]; then
 fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2
+make_libvirt_user

@@ -47,6 +47,15 @@ struct ekp_engine_env {
 	unsigned int nr_probes;
 	bool launch;     /* ekprobe-host starts QEMU (else it attaches to one) */
 	char *const *qemu_argv; /* launch mode: the user's QEMU command line, as given */
+	/* The engines arm before the guest's first instruction (launch mode, a libvirt domain that
+	 * ekprobe-host starts paused); false when that is not known beforehand. */
+	bool first_insn;
+	/*
+	 * NULL when guest RAM will be in a memfd QEMU shares with the host, which an engine finds
+	 * from the run's qemu_pid: in launch mode an engine adds that backend (qemu_args); a
+	 * libvirt domain may have it already. Otherwise why not, for the user.
+	 */
+	const char *no_shared_ram;
 	bool icount;     /* QEMU runs with -icount */
 	int timeout_ms;  /* for each exchange with QEMU */
 };
@@ -54,8 +63,9 @@ struct ekp_engine_env {
 /* What an engine gets once the VM exists. */
 struct ekp_engine_run {
 	struct ekp_target *target;  /* the gdbstub */
-	pid_t qemu_pid;             /* launch mode; 0 when attached */
-	char *const *qemu_argv;     /* launch mode: the command line QEMU was started with */
+	pid_t qemu_pid;             /* QEMU's process when it is known here (launch mode, a
+				     * libvirt domain on this host); 0 otherwise */
+	char *const *qemu_argv;     /* the command line QEMU was started with, when qemu_pid */
 	/* Events, in the order the guest produced them. */
 	int (*emit)(void *opaque, const struct ekp_event *ev);
 	/* Guest run time now, for engines that see the guest only while it is stopped. */

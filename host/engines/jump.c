@@ -99,9 +99,12 @@ static int jump_create(const struct ekp_engine_env *env, struct ekp_engine **out
 	uint64_t hz;
 	int err;
 
-	if (!env->launch)
-		return ekp_err(EOPNOTSUPP, "the jump engine needs launch mode: its ring is read "
-			       "through guest RAM that ekprobe-host shares with the QEMU it starts");
+	if (env->no_shared_ram)
+		return ekp_err(EOPNOTSUPP, "the jump engine reads its ring from guest RAM shared "
+			       "with the host: %s", env->no_shared_ram);
+	if (!env->first_insn)
+		return ekp_err(EOPNOTSUPP, "the jump engine puts its probes in before the kernel's "
+			       "first instruction, and this guest runs already");
 	if (!arch->jump || arch->jump->max_site_probes > MAX_SITE_PROBES)
 		return ekp_err(EOPNOTSUPP, "no jump engine for %s", arch->name);
 	if (!ekp_symtab_has_image(env->st))
@@ -392,6 +395,23 @@ static int jump_qemu_args(struct ekp_engine *base, struct ekp_qemu_argv *argv)
 	return err;
 }
 
+/* The guest's RAM by a QEMU command line: its -m, else the machine's default. */
+static int ram_size_of(const struct jump_engine *e, char *const *argv, uint64_t *size)
+{
+	struct ekp_qemu_argv a;
+	const char *m;
+	int err = ekp_qemu_argv_init(&a, argv);
+
+	if (err)
+		return err;
+	m = ekp_qemu_argv_value(&a, "m");
+	*size = e->env.arch->default_ram;
+	if (m && (err = ekp_guestmem_parse_size(m, size)))
+		err = ekp_err_prefix(err, "QEMU's -m %s: ", m);
+	ekp_qemu_argv_free(&a);
+	return err;
+}
+
 static int jump_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
 {
 	struct jump_engine *e = J(base);
@@ -400,6 +420,11 @@ static int jump_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
 	int err;
 
 	e->run = *run;
+	if (!run->qemu_pid || !run->qemu_argv)
+		return ekp_err(ENOENT, "mapping guest RAM: QEMU's process is not known here");
+	/* No qemu_args (QEMU started by someone else): its RAM is what its -m says. */
+	if (!e->ram_size && (err = ram_size_of(e, run->qemu_argv, &e->ram_size)))
+		return ekp_err_prefix(err, "mapping guest RAM: ");
 	err = e->env.arch->ram_layout(run->qemu_argv, e->ram_size, &layout);
 	if (!err)
 		err = ekp_guestmem_open(&e->ram, run->qemu_pid, e->ram_size, &layout);

@@ -181,6 +181,29 @@ static int parse_unix(const char *path, struct ekp_vm_spec *out)
 	return 0;
 }
 
+/* A domain name as libvirt takes it: not empty, no '/', no control characters. */
+static int parse_libvirt(const char *name, struct ekp_vm_spec *out)
+{
+	size_t len = strlen(name);
+
+	out->kind = EKP_VM_LIBVIRT;
+	if (!len)
+		return ekp_err(EINVAL, "missing NAME (expected libvirt:NAME, a domain's name)");
+	if (len > EKP_VM_NAME_MAX)
+		return ekp_err(ENAMETOOLONG, "NAME is %zu bytes long; ekprobe-host takes domain names "
+			       "of at most %d", len, EKP_VM_NAME_MAX);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			return ekp_err(EINVAL, "NAME has a control character (byte %zu)", i + 1);
+		if (ch == '/')
+			return ekp_err(EINVAL, "NAME has a '/', which no libvirt domain name has");
+	}
+	memcpy(out->name, name, len + 1);
+	return 0;
+}
+
 int ekp_vm_spec_parse(const char *spec, struct ekp_vm_spec *out)
 {
 	int err;
@@ -194,8 +217,10 @@ int ekp_vm_spec_parse(const char *spec, struct ekp_vm_spec *out)
 		err = parse_gdb(spec + 4, out);
 	else if (!strncmp(spec, "unix:", 5))
 		err = parse_unix(spec + 5, out);
+	else if (!strncmp(spec, "libvirt:", 8))
+		err = parse_libvirt(spec + 8, out);
 	else
-		err = ekp_err(EINVAL, "expected gdb:HOST:PORT or unix:PATH");
+		err = ekp_err(EINVAL, "expected gdb:HOST:PORT, unix:PATH or libvirt:NAME");
 	if (err)
 		memset(out, 0, sizeof(*out));
 	return err;

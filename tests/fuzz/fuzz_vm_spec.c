@@ -2,8 +2,9 @@
 /*
  * Fuzz the --vm SPEC parser: the input is the spec. What it accepts must be usable as is
  * (a host getaddrinfo() can take, a port in range spelled in decimal, a path that fits a Unix
- * socket address, all NUL-terminated inside their arrays), and parsing what it produced
- * again must give the same; a refusal always has its reason recorded.
+ * socket address, a domain name libvirt can take, all NUL-terminated inside their arrays),
+ * and parsing what it produced again must give the same; a refusal always has its reason
+ * recorded.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,7 +36,7 @@ static void check_tcp(const char *spec, const struct ekp_vm_spec *v)
 	check(v->port_num >= 1);
 	snprintf(port, sizeof(port), "%u", v->port_num);
 	check(!strcmp(v->port, port));
-	check(v->path[0] == '\0');
+	check(v->path[0] == '\0' && v->name[0] == '\0');
 	if (strchr(v->host, ':')) { /* came from brackets: an IPv6 address, maybe with a zone */
 		snprintf(buf, sizeof(buf), "%s", v->host);
 		if (strchr(buf, '%'))
@@ -56,7 +57,20 @@ static void check_unix(const char *spec, const struct ekp_vm_spec *v)
 	check(!strncmp(spec, "unix:", 5));
 	check(len > 0 && len < sizeof(v->path));
 	check(!strcmp(v->path, spec + 5));
-	check(v->host[0] == '\0' && v->port_num == 0);
+	check(v->host[0] == '\0' && v->port_num == 0 && v->name[0] == '\0');
+}
+
+static void check_libvirt(const char *spec, const struct ekp_vm_spec *v)
+{
+	size_t len = strnlen(v->name, sizeof(v->name));
+
+	check(!strncmp(spec, "libvirt:", 8));
+	check(len > 0 && len <= EKP_VM_NAME_MAX);
+	check(!strcmp(v->name, spec + 8));
+	check(!strchr(v->name, '/'));
+	for (size_t i = 0; i < len; i++)
+		check((unsigned char)v->name[i] >= 0x20 && v->name[i] != 0x7f);
+	check(v->host[0] == '\0' && v->path[0] == '\0' && v->port_num == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -79,9 +93,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret) {
 		check(ret == -EINVAL || ret == -ENAMETOOLONG);
 		check(ekp_errstr(ret) == ekp_errmsg() && ekp_errmsg()[0] != '\0');
-		check(v.host[0] == '\0' && v.path[0] == '\0' && v.port_num == 0);
+		check(v.host[0] == '\0' && v.path[0] == '\0' && v.port_num == 0 && v.name[0] == '\0');
 	} else if (v.kind == EKP_VM_TCP) {
 		check_tcp(spec, &v);
+	} else if (v.kind == EKP_VM_LIBVIRT) {
+		check_libvirt(spec, &v);
 	} else {
 		check(v.kind == EKP_VM_UNIX);
 		check_unix(spec, &v);

@@ -35,5 +35,12 @@ timeout 60 "$EKPROBE" -p 'p start_kernel' --symbols "$SYSMAP" --vm gdb:localhost
 check "--vm gdb:localhost: names the missing port" grep -q -- '--vm gdb:localhost:: missing PORT' "$TMP/err"
 timeout 60 "$EKPROBE" -p 'p start_kernel' --symbols "$SYSMAP" --vm bogus > /dev/null 2>"$TMP/err"
 check "--vm bogus: says what a spec is" \
-	grep -q -- '--vm bogus: expected gdb:HOST:PORT or unix:PATH' "$TMP/err"
+	grep -q -- '--vm bogus: expected gdb:HOST:PORT, unix:PATH or libvirt:NAME' "$TMP/err"
+timeout 60 "$EKPROBE" -p 'p start_kernel' --symbols "$SYSMAP" --vm libvirt: > /dev/null 2>"$TMP/err"
+check "--vm libvirt: (no name): exit 2, names what is missing" bash -c \
+	"[ $? -eq 2 ] && grep -q -- '--vm libvirt:: missing NAME' '$TMP/err'"
+timeout 60 "$EKPROBE" -p 'p start_kernel' --symbols "$SYSMAP" --connect qemu:///system --vm unix:/x \
+	> /dev/null 2>"$TMP/err"
+check "--connect without --vm libvirt: exit 2" bash -c \
+	"[ $? -eq 2 ] && grep -q -- '--connect goes with --vm libvirt:DOMAIN' '$TMP/err'"
 exit $((failures > 0))

@@ -45,6 +45,7 @@ static void bad(const char *spec, int err, const char *why)
 	/* Nothing half-parsed is left behind. */
 	assert_string_equal(v.host, "");
 	assert_string_equal(v.path, "");
+	assert_string_equal(v.name, "");
 	assert_int_equal(v.port_num, 0);
 }
 
@@ -83,6 +84,34 @@ static void test_unix(void **state)
 	bad(spec, -ENAMETOOLONG, "PATH is 108 bytes long; a Unix socket path holds at most 107");
 }
 
+static void test_libvirt(void **state)
+{
+	char spec[300], name[300];
+	struct ekp_vm_spec v;
+
+	(void)state;
+	assert_int_equal(ekp_vm_spec_parse("libvirt:ekp-test", &v), 0);
+	assert_int_equal(v.kind, EKP_VM_LIBVIRT);
+	assert_string_equal(v.name, "ekp-test");
+	assert_string_equal(v.path, "");
+	assert_string_equal(v.host, "");
+	/* libvirt takes spaces, colons and UTF-8 in names. */
+	assert_int_equal(ekp_vm_spec_parse("libvirt:web 01:a\xc3\xa9", &v), 0);
+	assert_string_equal(v.name, "web 01:a\xc3\xa9");
+
+	memset(name, 'd', sizeof(name));
+	snprintf(spec, sizeof(spec), "libvirt:%.255s", name);
+	assert_int_equal(ekp_vm_spec_parse(spec, &v), 0);
+	assert_int_equal(strlen(v.name), 255);
+	snprintf(spec, sizeof(spec), "libvirt:%.256s", name);
+	bad(spec, -ENAMETOOLONG, "NAME is 256 bytes long; ekprobe-host takes domain names of at "
+	    "most 255");
+	bad("libvirt:", -EINVAL, "missing NAME (expected libvirt:NAME, a domain's name)");
+	bad("libvirt:a/b", -EINVAL, "NAME has a '/', which no libvirt domain name has");
+	bad("libvirt:ab\ncd", -EINVAL, "NAME has a control character (byte 3)");
+	bad("LIBVIRT:x", -EINVAL, "expected gdb:HOST:PORT, unix:PATH or libvirt:NAME");
+}
+
 static void test_refused(void **state)
 {
 	(void)state;
@@ -90,10 +119,10 @@ static void test_refused(void **state)
 	bad("gdb:localhost:", -EINVAL,
 	    "missing PORT after ':' (expected gdb:HOST:PORT, PORT 1-65535)");
 	bad("gdb:[::1]:", -EINVAL, "missing PORT after ':' (expected gdb:HOST:PORT, PORT 1-65535)");
-	bad("bogus", -EINVAL, "expected gdb:HOST:PORT or unix:PATH");
-	bad("", -EINVAL, "expected gdb:HOST:PORT or unix:PATH");
-	bad("tcp:localhost:1234", -EINVAL, "expected gdb:HOST:PORT or unix:PATH");
-	bad("GDB:localhost:1234", -EINVAL, "expected gdb:HOST:PORT or unix:PATH");
+	bad("bogus", -EINVAL, "expected gdb:HOST:PORT, unix:PATH or libvirt:NAME");
+	bad("", -EINVAL, "expected gdb:HOST:PORT, unix:PATH or libvirt:NAME");
+	bad("tcp:localhost:1234", -EINVAL, "expected gdb:HOST:PORT, unix:PATH or libvirt:NAME");
+	bad("GDB:localhost:1234", -EINVAL, "expected gdb:HOST:PORT, unix:PATH or libvirt:NAME");
 	bad(NULL, -EINVAL, "no --vm spec");
 	bad("unix:", -EINVAL, "missing PATH (expected unix:PATH)");
 
@@ -162,6 +191,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_unix),
+		cmocka_unit_test(test_libvirt),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_name_limits),
 	};
