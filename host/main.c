@@ -44,8 +44,10 @@ static const char usage_text[] =
 "      --arch ARCH        the guest's architecture (x86_64); default: what the vmlinux\n"
 "                         says, else what the QEMU binary emulates\n"
 "  -s, --symbols FILE     the guest kernel's vmlinux (best: offsets are checked against\n"
-"                         its instructions) or System.map; default: vmlinux, then\n"
-"                         System.map, in the directory of QEMU's -kernel image\n"
+"                         its instructions), its boot image (bzImage, vmlinuz: its own\n"
+"                         kallsyms and text) or System.map; default: vmlinux, then\n"
+"                         System.map, in the directory of QEMU's -kernel image, else\n"
+"                         that image itself\n"
 "\n"
 "Guest:\n"
 "  -- QEMU COMMAND...     start QEMU with -S, a gdbstub and QMP on Unix sockets in a\n"
@@ -127,32 +129,66 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* The directory of QEMU's -kernel image, where vmlinux or System.map may sit. */
-static char *default_symbols(char **qemu_argv)
+/* QEMU's -kernel image, or NULL. */
+static const char *qemu_kernel(char **qemu_argv)
+{
+	const char *k = NULL;
+
+	for (int i = 0; qemu_argv && qemu_argv[i] && qemu_argv[i + 1]; i++)
+		if (!strcmp(qemu_argv[i], "-kernel"))
+			k = qemu_argv[i + 1];
+	return k;
+}
+
+/* vmlinux or System.map in the directory of QEMU's -kernel image, else that image itself
+ * when it is a boot image (its own kallsyms). *from_image says which. */
+static char *default_symbols(char **qemu_argv, bool *from_image)
 {
 	static const char *names[] = { "vmlinux", "System.map" };
+	const char *kernel = qemu_kernel(qemu_argv);
+	char *copy, *dir, *path;
 
-	for (int i = 0; qemu_argv && qemu_argv[i] && qemu_argv[i + 1]; i++) {
-		char *copy, *dir, *path;
-
-		if (strcmp(qemu_argv[i], "-kernel"))
-			continue;
-		copy = strdup(qemu_argv[i + 1]);
-		if (!copy)
-			return NULL;
-		dir = dirname(copy);
-		for (size_t n = 0; n < EKP_ARRAY_SIZE(names); n++) {
-			if (asprintf(&path, "%s/%s", dir, names[n]) < 0)
-				break;
-			if (!access(path, R_OK)) {
-				free(copy);
-				return path;
-			}
-			free(path);
+	*from_image = false;
+	if (!kernel)
+		return NULL;
+	copy = strdup(kernel);
+	if (!copy)
+		return NULL;
+	dir = dirname(copy);
+	for (size_t n = 0; n < EKP_ARRAY_SIZE(names); n++) {
+		if (asprintf(&path, "%s/%s", dir, names[n]) < 0)
+			break;
+		if (!access(path, R_OK)) {
+			free(copy);
+			return path;
 		}
-		free(copy);
+		free(path);
 	}
-	return NULL;
+	free(copy);
+	if (!ekp_boot_image_file(kernel))
+		return NULL;
+	*from_image = true;
+	return strdup(kernel);
+}
+
+/* The word nokaslr in QEMU's -append: the kernel stays where it was linked to run. */
+static bool append_nokaslr(char **qemu_argv)
+{
+	for (int i = 0; qemu_argv && qemu_argv[i] && qemu_argv[i + 1]; i++) {
+		const char *p = qemu_argv[i + 1];
+
+		if (strcmp(qemu_argv[i], "-append"))
+			continue;
+		while ((p = strstr(p, "nokaslr"))) {
+			bool start = p == qemu_argv[i + 1] || p[-1] == ' ' || p[-1] == '\t';
+			bool end = p[7] == '\0' || p[7] == ' ' || p[7] == '\t';
+
+			if (start && end)
+				return true;
+			p += 7;
+		}
+	}
+	return false;
 }
 
 static bool has_arg(char **argv, const char *arg)
@@ -257,6 +293,8 @@ int main(int argc, char **argv)
 	struct ekp_engine_set *engines = NULL;
 	struct ekp_symtab *st = NULL;
 	char *auto_symbols = NULL;
+	struct ekp_boot_info boot;
+	bool have_boot = false, may_relocate;
 	struct ekp_sink sink;
 	int out = STDOUT_FILENO;
 	unsigned int n;
@@ -326,16 +364,39 @@ int main(int argc, char **argv)
 	if (!o.nr_probes)
 		return usage_error("%s", "no probes: give -p SPEC or --probes FILE");
 	if (!o.symbols) {
-		o.symbols = auto_symbols = default_symbols(o.qemu_argv);
+		bool from_image;
+
+		o.symbols = auto_symbols = default_symbols(o.qemu_argv, &from_image);
 		if (!o.symbols)
-			return usage_error("%s", "no symbols: give --symbols vmlinux|System.map");
-		ekp_info("symbols from %s (no --symbols given)", o.symbols);
+			return usage_error("%s", "no symbols: give --symbols vmlinux|System.map|bzImage");
+		if (from_image)
+			ekp_info("symbols from the kernel's own kallsyms in %s (no --symbols given, and "
+				 "no vmlinux or System.map beside it)", o.symbols);
+		else
+			ekp_info("symbols from %s (no --symbols given)", o.symbols);
 	}
 	err = ekp_symtab_load(o.symbols, &st);
 	if (err) {
-		ekp_error("%s: %s", o.symbols, ekp_errstr(err));
+		const char *why = ekp_errstr(err);
+
+		/* Most reasons name the file already. */
+		if (strncmp(why, o.symbols, strlen(o.symbols)))
+			ekp_error("%s: %s", o.symbols, why);
+		else
+			ekp_error("%s", why);
 		goto out;
 	}
+	/* Where the kernel may be put: its boot image's header (the symbols', or -kernel's). */
+	if (ekp_symtab_boot_info(st)) {
+		boot = *ekp_symtab_boot_info(st);
+		have_boot = true;
+	} else if (qemu_kernel(o.qemu_argv) &&
+		   !ekp_boot_image_read_info(qemu_kernel(o.qemu_argv), &boot)) {
+		have_boot = true;
+	}
+	/* Launch mode: nokaslr keeps it in place; attach mode cannot know. */
+	may_relocate = (ekp_symtab_relocatable(st) || (have_boot && boot.relocatable)) &&
+		       !(o.qemu_argv && append_nokaslr(o.qemu_argv));
 	arch = guest_arch(&o, st);
 	if (!arch) {
 		usage_error("%s", "cannot tell the guest's architecture from the symbols or the QEMU "
@@ -372,6 +433,7 @@ int main(int argc, char **argv)
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .launch = o.qemu_argv != NULL,
 		.qemu_argv = o.qemu_argv,
 		.icount = has_arg(o.qemu_argv, "-icount"), .timeout_ms = o.timeout_ms,
+		.may_relocate = may_relocate,
 	};
 	struct ekp_plan_config pc = {
 		.env = &env, .dflt = o.engine, .choices = o.choices, .nr_choices = o.nr_choices,
@@ -394,6 +456,7 @@ int main(int argc, char **argv)
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .engines = engines,
 		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm ? &o.vm_spec : NULL,
 		.qmp_path = o.qmp, .timeout_ms = o.timeout_ms, .poll_ms = o.poll_ms,
+		.locate_kernel = may_relocate, .boot = have_boot ? &boot : NULL,
 	};
 	status = ekp_session_run(&cfg);
 	if (status < 0) {
