@@ -128,11 +128,12 @@ test:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory integration
 
+# make demo KERNEL=debian: Debian 12's own cloud kernel, KASLR on (docs/distro.md).
 demo:
 	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory all
-	@scripts/kernel.sh build
-	@scripts/demo.sh
+	@if [ "$(KERNEL)" != debian ]; then scripts/kernel.sh build; fi
+	@KERNEL=$(KERNEL) scripts/demo.sh
 
 bench:
 	@scripts/deps.sh bench

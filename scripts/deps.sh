@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages a make target needs, only those missing.
-# Usage: scripts/deps.sh build|kernel|test|bench
+# Usage: scripts/deps.sh build|kernel|test|bench|demo|distro
 # Why each package is here: docs/dependencies.md.
 set -euo pipefail
 
@@ -18,6 +18,7 @@ for what in "$@"; do
 	test) want="$want $build_pkgs $test_pkgs $kernel_pkgs" ;;
 	bench) want="$want $build_pkgs $bench_pkgs $kernel_pkgs" ;;
 	demo) want="$want $build_pkgs $kernel_pkgs qemu-system-x86" ;;
+	distro) want="$want apt dpkg busybox-static cpio gzip" ;;
 	*) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
 	esac
 done
