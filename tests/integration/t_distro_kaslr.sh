@@ -3,7 +3,8 @@
 # vmlinuz, RANDOMIZE_BASE and RANDOMIZE_MEMORY on), no vmlinux and no System.map: the symbols
 # come from the vmlinuz's own kallsyms. Three boots with KASLR on must each report where the
 # kernel went (three different virtual offsets) and fire every probe at the running kernel's
-# addresses; a boot with nokaslr must run as many initcalls.
+# addresses, fetch-args through pointers into the direct map included (RANDOMIZE_MEMORY); a
+# boot with nokaslr must run as many initcalls.
 . "$(dirname "$0")/lib.sh"
 eval "$("$top/scripts/debian-kernel.sh" print)"
 echo "    kernel: $VERSION"
@@ -15,7 +16,8 @@ IMG=$DIR/$(basename "$KERNEL")
 PROBES=(-p 'p startup_64' -p 'p start_kernel cmd=@boot_command_line:string'
 	-p 'p:initcall/enter do_one_initcall fn=%di:symbol'
 	-p 'r:initcall/leave do_one_initcall ret=$retval:s32'
-	-p 'p run_init_process file=+0(%di):string')
+	-p 'p run_init_process file=+0(%di):string'
+	-p 'p:exec/open do_filp_open path=+0(+0(%si)):string')
 
 boot() { # boot NAME APPEND: trace in $TMP/NAME.json, stderr in $TMP/NAME.err
 	local name=$1 append=$2 console=$TMP/$1.console
@@ -86,6 +88,13 @@ need(all(int(e["addr"], 16) == link["do_one_initcall"] + virt for e in enter + l
      "initcall events carry the running do_one_initcall")
 ri = by("kprobes/p_run_init_process_0")
 need(len(ri) >= 1 and ri[0]["args"]["file"] == "/init", "run_init_process file=/init")
+# Pointers into the direct map (moved by RANDOMIZE_MEMORY): the current task (comm, pid) and
+# the struct filename do_filp_open gets (a names_cache object) and the name in it.
+need(len(ri) >= 1 and ri[0]["comm"] == "swapper/0" and ri[0]["pid"] == 1,
+     "run_init_process in swapper/0, pid 1 (%r)" % [(e["comm"], e["pid"]) for e in ri[:1]])
+opens = [(e["pid"], e["args"]["path"]) for e in by("exec/open")]
+need((1, "/dev/console") in opens and (1, "/init") in opens,
+     "do_filp_open's names through the direct map: /dev/console and /init in pid 1 (%s)" % opens[:12])
 for b in bad:
     print("    FAIL: %s" % b, file=sys.stderr)
 print("%x %d" % (virt, len(enter)))
