@@ -8,6 +8,21 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz
+# The decompressors of kernel boot images (host/symbols/decompress.c): every compression a
+# kernel can use. EKPROBE_WITHOUT="lz4 ..." builds without some (with B= another build dir):
+# such a payload is then refused, naming the missing library.
+COMPRESSIONS := gzip bzip2 lzma xz lzo lz4 zstd
+lib_gzip := -lz
+lib_bzip2 := -lbz2
+lib_lzma := -llzma
+lib_xz := -llzma
+lib_lzo := -llzo2
+lib_lz4 := -llz4
+lib_zstd := -lzstd
+EKPROBE_WITHOUT ?=
+WITH_COMP := $(filter-out $(EKPROBE_WITHOUT),$(COMPRESSIONS))
+CPPFLAGS += $(foreach c,$(WITH_COMP),-DEKP_HAVE_$(shell echo $(c) | tr a-z A-Z))
+LDLIBS  += $(sort $(foreach c,$(WITH_COMP),$(lib_$(c))))
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Everything but the daemon's main() goes into one static library that tests link against.
@@ -16,18 +31,19 @@ LIB_SRCS  := $(filter-out host/main.c,$(LIB_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-B := build
+B ?= build
 OBJS      := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 ASAN_OBJS := $(LIB_SRCS:%.c=$(B)/asan/%.o)
 UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 ASAN_UNITS:= $(UNIT_SRCS:tests/unit/%.c=$(B)/asan-tests/%)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+TOOLS     := $(patsubst tests/tools/%.c,$(B)/tools/%,$(sort $(wildcard tests/tools/*.c)))
 
 .PHONY: all deps test unit unit-asan fuzz-smoke fuzz integration demo bench kernel print-kernel clean \
 	check-layers
 .DELETE_ON_ERROR:
 
-all: $(B)/ekprobe-host
+all: $(B)/ekprobe-host $(TOOLS)
 
 deps:
 	@scripts/deps.sh build
@@ -50,6 +66,11 @@ $(B)/libekprobe-asan.a: $(ASAN_OBJS)
 
 $(B)/ekprobe-host: $(B)/obj/host/main.o $(B)/libekprobe.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# Small programs the integration tests use (tests/tools/).
+$(B)/tools/%: tests/tools/%.c $(B)/libekprobe.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(B)/libekprobe.a $(LDLIBS) -lpthread
 
 $(B)/tests/%: tests/unit/%.c tests/unit/helpers.c tests/unit/helpers.h $(B)/libekprobe.a
 	@mkdir -p $(dir $@)
@@ -107,11 +128,12 @@ test:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory integration
 
+# make demo KERNEL=debian: Debian 12's own cloud kernel, KASLR on (docs/distro.md).
 demo:
 	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory all
-	@scripts/kernel.sh build
-	@scripts/demo.sh
+	@if [ "$(KERNEL)" != debian ]; then scripts/kernel.sh build; fi
+	@KERNEL=$(KERNEL) scripts/demo.sh
 
 bench:
 	@scripts/deps.sh bench

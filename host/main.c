@@ -46,9 +46,10 @@ static const char usage_text[] =
 "      --arch ARCH        the guest's architecture (x86_64); default: what the vmlinux\n"
 "                         says, else what the QEMU binary emulates\n"
 "  -s, --symbols FILE     the guest kernel's vmlinux (best: offsets are checked against\n"
-"                         its instructions) or System.map; default: vmlinux, then\n"
+"                         its instructions), its boot image (bzImage, vmlinuz: its own\n"
+"                         kallsyms and text) or System.map; default: vmlinux, then\n"
 "                         System.map, in the directory of QEMU's -kernel image (a\n"
-"                         libvirt domain: of its <kernel>)\n"
+"                         libvirt domain: of its <kernel>), else that image itself\n"
 "\n"
 "Guest:\n"
 "  -- QEMU COMMAND...     start QEMU with -S, a gdbstub and QMP on Unix sockets in a\n"
@@ -137,6 +138,17 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* QEMU's -kernel image, or NULL. */
+static const char *qemu_kernel(char **qemu_argv)
+{
+	const char *k = NULL;
+
+	for (int i = 0; qemu_argv && qemu_argv[i] && qemu_argv[i + 1]; i++)
+		if (!strcmp(qemu_argv[i], "-kernel"))
+			k = qemu_argv[i + 1];
+	return k;
+}
+
 /* vmlinux or System.map beside a kernel image, or NULL. */
 static char *symbols_beside(const char *kernel)
 {
@@ -159,19 +171,42 @@ static char *symbols_beside(const char *kernel)
 	return NULL;
 }
 
-/* The directory of QEMU's -kernel image (a libvirt domain's <kernel>), where vmlinux or
- * System.map may sit. */
-static char *default_symbols(char **qemu_argv, const struct ekp_libvirt *lv)
+/* vmlinux or System.map in the directory of the kernel image (QEMU's -kernel, a libvirt
+ * domain's <kernel>), else that image itself when it is a boot image (its own kallsyms).
+ * *from_image says which. */
+static char *default_symbols(char **qemu_argv, const struct ekp_libvirt *lv, bool *from_image)
 {
+	const char *kernel = lv ? ekp_libvirt_info(lv)->xml.kernel : qemu_kernel(qemu_argv);
 	char *path;
 
-	if (lv)
-		return ekp_libvirt_info(lv)->xml.kernel[0] ?
-			symbols_beside(ekp_libvirt_info(lv)->xml.kernel) : NULL;
-	for (int i = 0; qemu_argv && qemu_argv[i] && qemu_argv[i + 1]; i++)
-		if (!strcmp(qemu_argv[i], "-kernel") && (path = symbols_beside(qemu_argv[i + 1])))
-			return path;
-	return NULL;
+	*from_image = false;
+	if (!kernel || !kernel[0])
+		return NULL;
+	path = symbols_beside(kernel);
+	if (path || !ekp_boot_image_file(kernel))
+		return path;
+	*from_image = true;
+	return strdup(kernel);
+}
+
+/* The word nokaslr in QEMU's -append: the kernel stays where it was linked to run. */
+static bool append_nokaslr(char **qemu_argv)
+{
+	for (int i = 0; qemu_argv && qemu_argv[i] && qemu_argv[i + 1]; i++) {
+		const char *p = qemu_argv[i + 1];
+
+		if (strcmp(qemu_argv[i], "-append"))
+			continue;
+		while ((p = strstr(p, "nokaslr"))) {
+			bool start = p == qemu_argv[i + 1] || p[-1] == ' ' || p[-1] == '\t';
+			bool end = p[7] == '\0' || p[7] == ' ' || p[7] == '\t';
+
+			if (start && end)
+				return true;
+			p += 7;
+		}
+	}
+	return false;
 }
 
 /* Why guest RAM will not be in a memfd QEMU shares with the host, or NULL when it will. */
@@ -324,6 +359,9 @@ int main(int argc, char **argv)
 	struct ekp_symtab *st = NULL;
 	struct ekp_libvirt *lv = NULL;
 	char *auto_symbols = NULL;
+	struct ekp_boot_info boot;
+	bool have_boot = false, may_relocate;
+	const char *kernel_image;
 	struct ekp_sink sink;
 	int out = STDOUT_FILENO;
 	unsigned int n;
@@ -402,22 +440,47 @@ int main(int argc, char **argv)
 		goto out;
 	status = EXIT_USAGE;
 	if (!o.symbols) {
-		o.symbols = auto_symbols = default_symbols(o.qemu_argv, lv);
+		bool from_image;
+
+		o.symbols = auto_symbols = default_symbols(o.qemu_argv, lv, &from_image);
 		if (!o.symbols) {
 			if (lv && !ekp_libvirt_info(lv)->xml.kernel[0])
 				usage_error("no symbols: domain '%s' boots no <kernel> image; give "
-					    "--symbols vmlinux|System.map", o.vm_spec.name);
+					    "--symbols vmlinux|System.map|bzImage", o.vm_spec.name);
 			else
-				usage_error("%s", "no symbols: give --symbols vmlinux|System.map");
+				usage_error("%s", "no symbols: give --symbols vmlinux|System.map|bzImage");
 			goto out;
 		}
-		ekp_info("symbols from %s (no --symbols given)", o.symbols);
+		if (from_image)
+			ekp_info("symbols from the kernel's own kallsyms in %s (no --symbols given, and "
+				 "no vmlinux or System.map beside it)", o.symbols);
+		else
+			ekp_info("symbols from %s (no --symbols given)", o.symbols);
 	}
 	err = ekp_symtab_load(o.symbols, &st);
 	if (err) {
-		ekp_error("%s: %s", o.symbols, ekp_errstr(err));
+		const char *why = ekp_errstr(err);
+
+		/* Most reasons name the file already. */
+		if (strncmp(why, o.symbols, strlen(o.symbols)))
+			ekp_error("%s: %s", o.symbols, why);
+		else
+			ekp_error("%s", why);
 		goto out;
 	}
+	/* Where the kernel may be put: its boot image's header (the symbols', or the image the
+	 * guest boots: QEMU's -kernel, a libvirt domain's <kernel>). */
+	kernel_image = lv ? ekp_libvirt_info(lv)->xml.kernel : qemu_kernel(o.qemu_argv);
+	if (ekp_symtab_boot_info(st)) {
+		boot = *ekp_symtab_boot_info(st);
+		have_boot = true;
+	} else if (kernel_image && kernel_image[0] &&
+		   !ekp_boot_image_read_info(kernel_image, &boot)) {
+		have_boot = true;
+	}
+	/* Launch mode: nokaslr keeps it in place; attach mode cannot know. */
+	may_relocate = (ekp_symtab_relocatable(st) || (have_boot && boot.relocatable)) &&
+		       !(o.qemu_argv && append_nokaslr(o.qemu_argv));
 	arch = guest_arch(&o, st, lv);
 	if (!arch) {
 		usage_error("%s", "cannot tell the guest's architecture from the symbols or the QEMU "
@@ -455,6 +518,7 @@ int main(int argc, char **argv)
 		.qemu_argv = o.qemu_argv, .first_insn = o.qemu_argv || held_at_start(lv),
 		.no_shared_ram = shared_ram_why(&o, lv),
 		.icount = has_arg(o.qemu_argv, "-icount"), .timeout_ms = o.timeout_ms,
+		.may_relocate = may_relocate,
 	};
 	struct ekp_plan_config pc = {
 		.env = &env, .dflt = o.engine, .choices = o.choices, .nr_choices = o.nr_choices,
@@ -477,6 +541,7 @@ int main(int argc, char **argv)
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .engines = engines,
 		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm ? &o.vm_spec : NULL,
 		.qmp_path = o.qmp, .libvirt = lv, .timeout_ms = o.timeout_ms, .poll_ms = o.poll_ms,
+		.locate_kernel = may_relocate, .boot = have_boot ? &boot : NULL,
 	};
 	status = ekp_session_run(&cfg);
 	if (status < 0) {

@@ -34,7 +34,9 @@
 
 #include "ekprobe/err.h"
 #include "host/log.h"
+#include "host/probes/resolve.h"
 #include "host/session.h"
+#include "host/vm/guestmem.h"
 #include "host/vm/launch.h"
 #include "host/vm/qemu_argv.h"
 #include "host/vm/target.h"
@@ -60,6 +62,7 @@ struct session {
 	unsigned int signals;   /* signals received */
 	uint64_t signal_at;     /* when the first came (mono ns) */
 	bool armed;             /* the engines' probes are in the guest */
+	bool prelaunch;         /* QEMU held the guest before its first instruction */
 	bool running;           /* the VM runs: resumed, no stop reply yet */
 	bool detached;          /* probes removed and the guest resumed on a signal */
 	bool qemu_gone;         /* QEMU exited (launch mode: its status in qemu_status) */
@@ -71,6 +74,14 @@ struct session {
 	uint64_t t_start, t_end, stop_began, stopped_ns;
 	uint64_t deadline;      /* of the shutdown, once it began; 0 before */
 	char end[192];
+	/* Finding a kernel that KASLR moved (cfg->locate_kernel). */
+	uint64_t *cand;         /* breakpoints on the places its first instruction may be */
+	size_t nr_cand;
+	bool locating;          /* they are in */
+	bool located;           /* found: slide holds how far it moved */
+	struct ekp_slide slide;
+	uint64_t entry_pa;      /* where its first instruction ran */
+	struct ekp_symtab *run_st; /* the running kernel's symbols, for the trace */
 };
 
 static uint64_t mono_ns(void)
@@ -297,14 +308,18 @@ static int start(struct session *s)
 
 	if (s->cfg->qemu_argv) {
 		err = launch(s);
+		s->prelaunch = true; /* checked there */
 	} else if (s->lv) {
 		err = start_libvirt(s);
+		s->prelaunch = !err && (s->lv_started ||
+					!strcmp(ekp_libvirt_info(s->lv)->status, "prelaunch"));
 	} else {
 		err = connect_vm(s, s->cfg->vm);
 		if (!err && s->cfg->qmp_path)
 			err = connect_qmp(s, s->cfg->qmp_path, &prelaunch);
 		if (!err && prelaunch)
 			ekp_info("the guest is held before its first instruction (-S)");
+		s->prelaunch = prelaunch;
 	}
 	if (err)
 		return err;
@@ -315,6 +330,185 @@ static int start(struct session *s)
 	if (ekp_arch_by_name(s->target.desc.arch) != s->cfg->arch)
 		return ekp_err(EINVAL, "the guest's architecture is '%s', the probes are for %s",
 			       s->target.desc.arch, s->cfg->arch->name);
+	return 0;
+}
+
+/* ---- a kernel that KASLR moves ------------------------------------------------------------ */
+
+/* The guest's RAM as QEMU lays it out: launch mode from -m; attach mode from QMP. */
+static int guest_ram(struct session *s, struct ekp_ram_layout *layout)
+{
+	const struct ekp_arch *arch = s->cfg->arch;
+	uint64_t ram = arch->default_ram;
+	int err;
+
+	if (s->cfg->qemu_argv) {
+		struct ekp_qemu_argv user;
+		const char *m;
+
+		err = ekp_qemu_argv_init(&user, s->cfg->qemu_argv);
+		if (err)
+			return err;
+		m = ekp_qemu_argv_value(&user, "m");
+		err = m ? ekp_guestmem_parse_size(m, &ram) : 0;
+		if (err)
+			err = ekp_err_prefix(err, "-m %s: ", m);
+		if (!err)
+			err = arch->ram_layout(user.v, ram, layout);
+		ekp_qemu_argv_free(&user);
+		return err;
+	}
+	if (!s->qmp)
+		return ekp_err(EINVAL, "the kernel may be moved at boot (KASLR): to find where, "
+			       "ekprobe-host needs the guest's RAM size: give --qmp (or boot it "
+			       "with nokaslr)");
+	{
+		json_t *ret = NULL, *base;
+
+		err = qmp_execute(s->qmp, "query-memory-size-summary", NULL, &ret, s->cfg->timeout_ms);
+		if (err)
+			return ekp_err_prefix(err, "QMP query-memory-size-summary: ");
+		base = json_object_get(ret, "base-memory");
+		if (!json_is_integer(base) || json_integer_value(base) <= 0) {
+			json_decref(ret);
+			return ekp_err(EPROTO, "QMP query-memory-size-summary: no base-memory");
+		}
+		ram = (uint64_t)json_integer_value(base);
+		json_decref(ret);
+	}
+	return arch->ram_layout(NULL, ram, layout);
+}
+
+static int apply_slide(struct session *s);
+
+/* Breakpoints on every place the kernel's first instruction may be (or, for a kernel that
+ * runs already, its place found at once). */
+static int arm_locator(struct session *s)
+{
+	const struct ekp_kaslr_arch *k = s->cfg->arch->kaslr;
+	struct ekp_ram_layout layout;
+	int err;
+
+	if (!k)
+		return ekp_err(EOPNOTSUPP, "ekprobe-host cannot follow a %s kernel that KASLR moves: "
+			       "boot it with nokaslr", s->cfg->arch->name);
+	if (!s->prelaunch) {
+		/* It runs already: find it in its own mapping, and move the probes now. */
+		err = k->find_virt_slide(s->cfg->st, s->cfg->boot, ekp_target_read_mem, &s->target,
+					 &s->slide.virt);
+		if (err)
+			return ekp_err_prefix(err, "finding where KASLR put the running kernel: ");
+		return apply_slide(s);
+	}
+	err = guest_ram(s, &layout);
+	if (!err)
+		err = k->entry_candidates(s->cfg->st, s->cfg->boot, &layout, &s->cand, &s->nr_cand);
+	if (err)
+		return ekp_err_prefix(err, "finding where KASLR puts the kernel: ");
+	for (size_t i = 0; i < s->nr_cand; i++) {
+		err = ekp_target_insert_bp(&s->target, s->cand[i]);
+		if (err) {
+			s->nr_cand = i; /* those in so far are taken out */
+			s->locating = true;
+			return ekp_err_prefix(err, "finding where KASLR puts the kernel: ");
+		}
+	}
+	s->locating = true;
+	ekp_info("the kernel may be moved at boot (KASLR): watching %zu places for its first "
+		 "instruction", s->nr_cand);
+	ekp_debug("KASLR: places 0x%" PRIx64 " to 0x%" PRIx64, s->cand[0], s->cand[s->nr_cand - 1]);
+	return 0;
+}
+
+static int remove_locator(struct session *s)
+{
+	int err = 0, e;
+
+	for (size_t i = 0; s->locating && i < s->nr_cand; i++) {
+		e = ekp_target_remove_bp(&s->target, s->cand[i]);
+		err = err ? err : e;
+	}
+	s->locating = false;
+	return err;
+}
+
+static bool is_candidate(const struct session *s, uint64_t pc)
+{
+	size_t lo = 0, hi = s->nr_cand;
+
+	while (lo < hi) { /* ascending: the arch lists them so */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->cand[mid] == pc)
+			return true;
+		if (s->cand[mid] < pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+static int read_phys(void *opaque, uint64_t pa, void *buf, size_t len)
+{
+	return ekp_target_read_phys(opaque, pa, buf, len);
+}
+
+/*
+ * A stop while locating: on one of the places, with the kernel's bytes there, the kernel is
+ * about to run its first instruction. Returns EKP_STOP_ON_BREAKPOINT for a stop on a place
+ * that is not the kernel (the breakpoint stays), 0 otherwise.
+ */
+static int locate(struct session *s)
+{
+	const struct ekp_kaslr_arch *k = s->cfg->arch->kaslr;
+	uint64_t pc;
+	int err;
+
+	err = ekp_target_read_pc(&s->target, &pc);
+	ekp_debug("KASLR: a stop at 0x%" PRIx64 " while looking for the kernel", pc);
+	if (err || !is_candidate(s, pc))
+		return err;
+	err = k->find_slides(s->cfg->st, s->cfg->boot, pc, read_phys, &s->target, &s->slide);
+	if (err == -ENOENT) {
+		ekp_debug("KASLR: %s", ekp_errstr(err));
+		return EKP_STOP_ON_BREAKPOINT;
+	}
+	if (err)
+		return ekp_err_prefix(err, "finding where KASLR put the kernel: ");
+	err = remove_locator(s);
+	if (err)
+		return err;
+	s->entry_pa = pc;
+	ekp_info("KASLR: the kernel runs at physical 0x%" PRIx64 " (moved by 0x%" PRIx64 "), "
+		 "virtual offset 0x%" PRIx64, pc, s->slide.phys, s->slide.virt);
+	return apply_slide(s);
+}
+
+/* The slides are known: the probes, the trace's symbols and every engine move. */
+static int apply_slide(struct session *s)
+{
+	const struct ekp_kaslr_arch *k = s->cfg->arch->kaslr;
+	int err;
+
+	s->located = true;
+	ekp_probes_relocate(s->cfg->probes, s->cfg->nr_probes, k->image_start, k->image_end,
+			    s->slide.virt);
+	err = ekp_symtab_relocate(s->cfg->st, k->image_start, k->image_end, s->slide.virt,
+				  &s->run_st);
+	if (err)
+		return err;
+	ekp_sink_set_symtab(s->cfg->sink, s->run_st);
+	for (unsigned int i = 0; i < s->set->nr; i++) {
+		struct ekp_engine *e = s->set->engines[i];
+
+		if (!e->ops->relocate)
+			return ekp_err(EOPNOTSUPP, "the %s engine cannot follow the moved kernel",
+				       e->ops->name);
+		err = e->ops->relocate(e, &s->slide);
+		if (err)
+			return ekp_err_prefix(err, "%s engine, moving its probes: ", e->ops->name);
+	}
 	return 0;
 }
 
@@ -343,6 +537,11 @@ static int arm(struct session *s)
 					 n, e->ops->name);
 		if (used >= sizeof(what))
 			used = sizeof(what) - 1;
+	}
+	if (s->cfg->locate_kernel) {
+		err = arm_locator(s);
+		if (err)
+			return err;
 	}
 	s->rt_armed = ekp_target_round_trips(&s->target);
 	ekp_info("armed %u probe%s (%s) before resuming the guest", s->cfg->nr_probes,
@@ -409,6 +608,10 @@ static int detach(struct session *s)
 			return ekp_err(ETIMEDOUT, "removing the probes took longer than --timeout "
 				       "(%d ms)", s->cfg->timeout_ms);
 		err2 = e->ops->disarm(e);
+		err = err ? err : err2;
+	}
+	if (s->locating) {
+		err2 = remove_locator(s);
 		err = err ? err : err2;
 	}
 	s->armed = false;
@@ -564,6 +767,13 @@ static int take_stop(struct session *s, const struct rsp_stop *stop)
 	err = drain(s); /* records made before this stop come first */
 	if (err)
 		return err;
+	if (s->locating) {
+		flags = locate(s);
+		if (flags < 0)
+			return flags;
+		if (flags)
+			flags |= EKP_STOP_TAKEN;
+	}
 	for (unsigned int k = 0; k < s->set->nr; k++) {
 		struct ekp_engine *e = s->set->engines[k];
 		int r = e->ops->on_stop ? e->ops->on_stop(e, stop) : 0;
@@ -701,7 +911,9 @@ static void remove_probes_after_error(struct session *s)
 static int write_summary(struct session *s)
 {
 	struct ekp_probe_stats *stats = calloc((size_t)s->cfg->nr_probes + 1, sizeof(*stats));
-	struct ekp_summary sum = { .nr_probes = s->cfg->nr_probes, .stats = stats, .end = s->end };
+	struct ekp_summary sum = { .nr_probes = s->cfg->nr_probes, .stats = stats, .end = s->end,
+				   .kaslr = s->located, .virt_slide = s->slide.virt,
+				   .phys_slide = s->slide.phys, .entry_phys = s->entry_pa };
 	int err;
 
 	if (!stats)
@@ -796,6 +1008,11 @@ static int finish_libvirt(struct session *s, int err)
 
 static void teardown(struct session *s)
 {
+	if (s->run_st) {
+		ekp_sink_set_symtab(s->cfg->sink, s->cfg->st);
+		ekp_symtab_free(s->run_st);
+	}
+	free(s->cand);
 	if (s->have_target)
 		ekp_target_fini(&s->target);
 	if (s->rsp)

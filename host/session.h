@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#include <stdint.h>
+
 #include "ekprobe/arch.h"
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
@@ -32,6 +34,13 @@ struct ekp_session_config {
 	struct ekp_libvirt *libvirt;    /* libvirt mode: the domain (vm is EKP_VM_LIBVIRT) */
 	int timeout_ms;                 /* QEMU's start, each exchange, the whole shutdown */
 	int poll_ms;                    /* how often exit-less engines' records are read */
+	/*
+	 * The kernel may run elsewhere than its link-time place (KASLR): find where at its first
+	 * instruction, among the places the arch says it may be put (given the boot image's
+	 * header, NULL for the arch's defaults), then relocate the probes and the engines.
+	 */
+	bool locate_kernel;
+	const struct ekp_boot_info *boot;
 };
 
 /*

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages a make target needs, only those missing.
-# Usage: scripts/deps.sh build|kernel|test|bench
+# Usage: scripts/deps.sh build|kernel|test|bench|demo|distro
 # Why each package is here: docs/dependencies.md.
 set -euo pipefail
 
-build_pkgs="gcc make pkg-config libelf-dev libcapstone-dev libjansson-dev libexpat1-dev zlib1g-dev libvirt-dev"
+build_pkgs="gcc make pkg-config libelf-dev libcapstone-dev libjansson-dev libexpat1-dev zlib1g-dev
+	libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev libvirt-dev"
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev qemu-system-x86 python3 procps libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 kernel_pkgs="linux-source-6.1 bc flex bison libelf-dev libssl-dev busybox-static cpio xz-utils gzip"
 bench_pkgs="gdb qemu-system-x86 bc python3"
@@ -17,6 +18,7 @@ for what in "$@"; do
 	test) want="$want $build_pkgs $test_pkgs $kernel_pkgs"; libvirt_user=1 ;;
 	bench) want="$want $build_pkgs $bench_pkgs $kernel_pkgs" ;;
 	demo) want="$want $build_pkgs $kernel_pkgs qemu-system-x86" ;;
+	distro) want="$want apt dpkg busybox-static cpio gzip" ;;
 	*) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
 	esac
 done

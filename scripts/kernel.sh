@@ -72,13 +72,7 @@ build() {
 	echo "ekprobe: kernel built in $((SECONDS - t0)) s" >&2
 
 	echo "ekprobe: building initramfs..." >&2
-	local ir=$work/initramfs
-	mkdir -p "$ir"/{bin,proc,sys,dev,tmp}
-	cp /bin/busybox "$ir/bin/busybox"
-	for a in sh mount echo cat grep dmesg reboot; do ln -sf busybox "$ir/bin/$a"; done
-	cp "$here/guest/init.sh" "$ir/init"
-	chmod +x "$ir/init"
-	(cd "$ir" && find . | cpio -o -H newc --quiet | gzip -9) > "$work/initrd.cpio.gz"
+	"$here/scripts/initramfs.sh" "$work/initrd.cpio.gz"
 
 	local stage=$out.tmp
 	rm -rf "$stage"; mkdir -p "$stage"

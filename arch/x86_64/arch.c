@@ -94,4 +94,5 @@ const struct ekp_arch ekp_arch_x86_64 = {
 	.clock_mark = x86_64_clock_mark,
 	.clock_rate = x86_64_clock_rate,
 	.jump = &x86_64_jump_arch,
+	.kaslr = &x86_64_kaslr_arch,
 };

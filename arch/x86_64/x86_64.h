@@ -32,12 +32,16 @@ int x86_64_insn_boundaries(const uint8_t *code, size_t len, uint64_t addr, uint6
 struct ekp_clock_mark;
 struct ekp_ram_layout;
 struct ekp_jump_arch;
+struct ekp_kaslr_arch;
 
 /* machine.c: QEMU's pc/q35 RAM layout, the guest TSC. */
 uint64_t x86_64_ram_below_4g(bool q35, uint64_t ram);
 int x86_64_ram_layout(char *const *qemu_argv, uint64_t ram, struct ekp_ram_layout *out);
 void x86_64_clock_mark(struct ekp_clock_mark *m);
 int x86_64_clock_rate(const struct ekp_clock_mark *since, bool icount, uint64_t *hz);
+
+/* kaslr.c: where a kernel that KASLR moved runs. */
+extern const struct ekp_kaslr_arch x86_64_kaslr_arch;
 
 /* jump_site.c: the jump engine's x86_64 half. */
 extern const struct ekp_jump_arch x86_64_jump_arch;

@@ -12,6 +12,11 @@
  *   qemu_args        launch mode: the QEMU options the engine needs (optional).
  *   arm              QEMU is up and holds the guest before its first instruction (launch, or
  *                    attach to a QEMU started with -S) or was stopped on attach.
+ *   relocate         a kernel that KASLR moved (env.may_relocate): once, at the stop on its
+ *                    first instruction, before that stop's on_stop. The probe vector holds
+ *                    the running kernel's addresses from then on (probe addresses, resolved
+ *                    @SYM fetch-args); the engine moves what it armed. An engine without it
+ *                    cannot run when the kernel may move (planning says so).
  *   drain            exit-less engines: emit what the guest recorded (optional). Called every
  *                    poll interval while the guest runs, and before any stop is looked at, so
  *                    events come out in the order the guest produced them.
@@ -57,6 +62,7 @@ struct ekp_engine_env {
 	 */
 	const char *no_shared_ram;
 	bool icount;     /* QEMU runs with -icount */
+	bool may_relocate; /* the kernel may run elsewhere than its link-time place (KASLR) */
 	int timeout_ms;  /* for each exchange with QEMU */
 };
 
@@ -98,6 +104,8 @@ struct ekp_engine_ops {
 	int (*plan)(struct ekp_engine *e, unsigned int probe);
 	int (*qemu_args)(struct ekp_engine *e, struct ekp_qemu_argv *argv);
 	int (*arm)(struct ekp_engine *e, const struct ekp_engine_run *run);
+	/* The kernel runs slid by *slide (ekprobe/arch.h): move what was armed (optional). */
+	int (*relocate)(struct ekp_engine *e, const struct ekp_slide *slide);
 	int (*drain)(struct ekp_engine *e);
 	int (*on_stop)(struct ekp_engine *e, const struct rsp_stop *stop);
 	int (*disarm)(struct ekp_engine *e);

@@ -75,6 +75,13 @@ static struct ekp_engine *candidate_get(struct candidate *c, const struct ekp_en
 	if (c->tried)
 		return c->e;
 	c->tried = true;
+	if (env->may_relocate && !c->ops->relocate) {
+		c->err = ekp_err(EOPNOTSUPP, "the %s engine cannot follow a kernel that KASLR moves "
+				 "(its probes would go to link-time addresses): boot the guest with "
+				 "nokaslr, or use another engine", c->ops->name);
+		snprintf(c->why, sizeof(c->why), "%s", ekp_errstr(c->err));
+		return NULL;
+	}
 	c->err = c->ops->create(env, &c->e);
 	if (c->err) {
 		snprintf(c->why, sizeof(c->why), "%s", ekp_errstr(c->err));

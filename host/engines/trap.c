@@ -66,6 +66,8 @@ struct trap_engine {
 	struct ekp_value *values;
 	struct ekp_regs regs;
 	uint64_t sentinel;      /* arch early_end_sym while alias breakpoints are armed, or 0 */
+	bool sentinel_inserted;
+	struct ekp_slide slide; /* how far the kernel moved (KASLR); zero until relocated */
 	uint64_t stops;
 };
 
@@ -139,7 +141,7 @@ static int build_sites(struct trap_engine *e)
 		if (!e->planned[i])
 			continue;
 		refs[nr_refs++] = (struct site_ref){ va, va, false, i };
-		if (arch->early_alias && arch->early_alias(va, &alias))
+		if (ekp_arch_alias(arch, &e->slide, va, &alias))
 			refs[nr_refs++] = (struct site_ref){ alias, va, true, i };
 	}
 	qsort(refs, nr_refs, sizeof(*refs), cmp_site_ref);
@@ -187,18 +189,17 @@ static int remove_bp(struct trap_engine *e, uint64_t addr)
 static struct trap_site *find_site(struct trap_engine *e, uint64_t pc);
 static struct ret_site *find_ret(struct trap_engine *e, uint64_t pc);
 
-static int trap_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
+/* Build the sites from the probes' addresses (and the slide) and insert them. */
+static int insert_all(struct trap_engine *e)
 {
-	struct trap_engine *e = (struct trap_engine *)base;
+	const struct ekp_arch *arch = e->env.arch;
 	bool aliases = false;
 	struct ekp_sym sym;
 	int err;
 
-	e->run = *run;
 	err = build_sites(e);
 	if (err)
 		return err;
-
 	for (unsigned int i = 0; i < e->nr_sites; i++) {
 		err = insert_bp(e, e->sites[i].addr);
 		if (err)
@@ -206,16 +207,54 @@ static int trap_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
 		e->sites[i].inserted = true;
 		aliases |= e->sites[i].alias;
 	}
-	if (aliases && e->env.arch->early_end_sym &&
-	    !ekp_symtab_lookup(e->env.st, e->env.arch->early_end_sym, &sym)) {
-		if (!find_site(e, sym.addr)) {
-			err = insert_bp(e, sym.addr);
+	if (aliases && arch->early_end_sym &&
+	    !ekp_symtab_lookup(e->env.st, arch->early_end_sym, &sym)) {
+		uint64_t at = sym.addr;
+
+		if (arch->kaslr && at >= arch->kaslr->image_start && at < arch->kaslr->image_end)
+			at += e->slide.virt;
+		if (!find_site(e, at)) {
+			err = insert_bp(e, at);
 			if (err)
 				return err;
+			e->sentinel_inserted = true;
 		}
-		e->sentinel = sym.addr;
+		e->sentinel = at;
 	}
 	return 0;
+}
+
+static int trap_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
+{
+	struct trap_engine *e = (struct trap_engine *)base;
+
+	e->run = *run;
+	return insert_all(e);
+}
+
+static int remove_sites(struct trap_engine *e);
+
+/*
+ * The kernel was moved (KASLR), seen at its first instruction: the probes hold its running
+ * addresses now. Take out what went in at link-time addresses and put the sites in anew.
+ */
+static int trap_relocate(struct ekp_engine *base, const struct ekp_slide *slide)
+{
+	struct trap_engine *e = (struct trap_engine *)base;
+	int err;
+
+	if (e->nr_pend)
+		return ekp_err(EBUSY, "the kernel moved while return probes were pending");
+	err = remove_sites(e);
+	if (err)
+		return err;
+	free(e->sites);
+	free(e->site_probes);
+	e->sites = NULL;
+	e->site_probes = NULL;
+	e->nr_sites = 0;
+	e->slide = *slide;
+	return insert_all(e);
 }
 
 /* The boot CPU runs in the kernel mapping now: remove the early alias breakpoints. Returns
@@ -232,20 +271,21 @@ static int drop_aliases(struct trap_engine *e, uint64_t pc, bool *still_bp)
 			return err;
 		e->sites[i].inserted = false;
 	}
-	e->sentinel = 0;
 	*still_bp = true;
-	if (!find_site(e, pc) && !find_ret(e, pc)) {
+	if (e->sentinel_inserted && pc == e->sentinel && !find_ret(e, pc)) {
 		err = remove_bp(e, pc);
 		if (err)
 			return err;
 		*still_bp = false;
 	}
+	e->sentinel = 0;
+	e->sentinel_inserted = false;
 	return 0;
 }
 
-static int trap_disarm(struct ekp_engine *base)
+/* Take out the entry sites and the sentinel. */
+static int remove_sites(struct trap_engine *e)
 {
-	struct trap_engine *e = (struct trap_engine *)base;
 	int first_err = 0, err;
 
 	for (unsigned int i = 0; i < e->nr_sites; i++) {
@@ -256,12 +296,21 @@ static int trap_disarm(struct ekp_engine *base)
 			first_err = err;
 		e->sites[i].inserted = false;
 	}
-	if (e->sentinel && !find_site(e, e->sentinel)) {
+	if (e->sentinel && e->sentinel_inserted) {
 		err = remove_bp(e, e->sentinel);
 		if (err && !first_err)
 			first_err = err;
 	}
 	e->sentinel = 0;
+	e->sentinel_inserted = false;
+	return first_err;
+}
+
+static int trap_disarm(struct ekp_engine *base)
+{
+	struct trap_engine *e = (struct trap_engine *)base;
+	int first_err = remove_sites(e), err;
+
 	for (unsigned int i = 0; i < e->nr_rets; i++) {
 		err = remove_bp(e, e->rets[i].addr);
 		if (err && !first_err)
@@ -303,15 +352,19 @@ static struct ret_site *find_ret(struct trap_engine *e, uint64_t pc)
  */
 static bool alias_hit_is_kernel(struct trap_engine *e, const struct trap_site *s)
 {
-	uint8_t live[ALIAS_CHECK_BYTES], image[ALIAS_CHECK_BYTES];
+	uint8_t live[ALIAS_CHECK_BYTES + EKP_CODE_SLACK], image[ALIAS_CHECK_BYTES + EKP_CODE_SLACK];
 
 	if (!e->env.arch->in_kernel_mode(&e->regs))
 		return false;
-	if (ekp_symtab_read(e->env.st, s->vaddr, image, sizeof(image)))
+	if (ekp_symtab_read(e->env.st, s->vaddr - e->slide.virt, image, sizeof(image)))
 		return true; /* no image to compare with (System.map): kernel mode is all we know */
 	if (ekp_target_read_mem(e->run.target, s->addr, live, sizeof(live)))
 		return false;
-	return !memcmp(live, image, sizeof(image));
+	if (!memcmp(live, image, ALIAS_CHECK_BYTES))
+		return true;
+	/* A moved kernel: the boot's relocations changed fields of its code. */
+	return e->slide.virt && e->env.arch->kaslr && e->env.arch->kaslr->same_code &&
+	       e->env.arch->kaslr->same_code(image, live, ALIAS_CHECK_BYTES, e->slide.virt);
 }
 
 static int emit(struct trap_engine *e, unsigned int idx, enum ekp_probe_kind kind,
@@ -525,6 +578,7 @@ const struct ekp_engine_ops ekp_engine_trap = {
 	.create = trap_create,
 	.plan = trap_plan,
 	.arm = trap_arm,
+	.relocate = trap_relocate,
 	.on_stop = trap_on_stop,
 	.disarm = trap_disarm,
 	.probe_stats = trap_probe_stats,

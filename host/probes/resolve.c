@@ -163,3 +163,23 @@ int ekp_resolve_probes(struct ekp_probe_list *l, const struct ekp_symtab *st,
 	}
 	return 0;
 }
+
+static void relocate_fetch(struct ekp_fetch *f, uint64_t lo, uint64_t hi, uint64_t delta)
+{
+	for (; f; f = f->inner)
+		if (f->op == EKP_FETCH_MEM_SYM && f->resolved && f->addr >= lo && f->addr < hi)
+			f->addr += delta;
+}
+
+void ekp_probes_relocate(struct ekp_probe *const *probes, unsigned int n, uint64_t lo,
+			 uint64_t hi, uint64_t delta)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct ekp_probe *p = probes[i];
+
+		if (p->resolved && p->addr >= lo && p->addr < hi)
+			p->addr += delta;
+		for (unsigned int k = 0; k < p->nr_args; k++)
+			relocate_fetch(p->args[k].fetch, lo, hi, delta);
+	}
+}

@@ -241,6 +241,18 @@ int ekp_format_summary_json(struct ekp_buf *out, const struct ekp_summary *s,
 	set(w, "invalid", counter(s->invalid), &err);
 	set(w, "unknown_task", counter(s->unknown_task), &err);
 	set(w, "end", escaped_string(s->end ? s->end : ""), &err);
+	if (s->kaslr) {
+		json_t *k = json_object();
+
+		if (!k)
+			err = -ENOMEM;
+		set(k, "virt_offset", hex_string(s->virt_slide), &err);
+		set(k, "phys_offset", hex_string(s->phys_slide), &err);
+		set(k, "entry_phys", hex_string(s->entry_phys), &err);
+		set(w, "kaslr", k, &err);
+	} else {
+		set(w, "kaslr", json_null(), &err);
+	}
 	set(o, "summary", w, &err);
 	return dump_line(out, o, err);
 }

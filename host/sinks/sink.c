@@ -139,6 +139,11 @@ static int add_record(struct ekp_sink *s, const struct ekp_event *ev,
 	return 0;
 }
 
+void ekp_sink_set_symtab(struct ekp_sink *s, const struct ekp_symtab *st)
+{
+	s->st = st;
+}
+
 int ekp_sink_event(struct ekp_sink *s, const struct ekp_event *ev)
 {
 	return add_record(s, ev, NULL);

@@ -40,6 +40,10 @@ struct ekp_summary {
 	uint64_t invalid;    /* jump engine: records refused as invalid */
 	uint64_t unknown_task; /* events whose task could not be read; the sink fills it in */
 	const char *end;     /* how the run ended: "guest exited (status 0)", "detached", ... */
+	bool kaslr;          /* the kernel was found moved at boot (KASLR): the slides below */
+	uint64_t virt_slide; /* added to link-time addresses in the kernel mapping */
+	uint64_t phys_slide; /* added to the image's link-time physical address */
+	uint64_t entry_phys; /* where its first instruction ran */
 };
 
 /* Pure formatting, unit-tested. */
@@ -92,6 +96,9 @@ struct ekp_sink {
 void ekp_sink_init(struct ekp_sink *s, enum ekp_format format, int fd, const char *name,
 		   const struct ekp_symtab *st);
 int ekp_sink_event(struct ekp_sink *s, const struct ekp_event *ev);
+/* The symbols addresses are shown with from now on (the running kernel's, once KASLR's move
+ * is known); st must stay valid while the sink uses it. */
+void ekp_sink_set_symtab(struct ekp_sink *s, const struct ekp_symtab *st);
 /* Writes the summary (with the sink's own unknown_task count) and flushes. */
 int ekp_sink_summary(struct ekp_sink *s, const struct ekp_summary *sum);
 int ekp_sink_flush(struct ekp_sink *s);

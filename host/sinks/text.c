@@ -66,6 +66,10 @@ int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
 	if (!err && (s->lost || s->invalid))
 		err = ekp_buf_printf(out, "# jump engine: %" PRIu64 " records LOST (ring full), %" PRIu64
 				     " invalid records\n", s->lost, s->invalid);
+	if (!err && s->kaslr)
+		err = ekp_buf_printf(out, "# KASLR: virtual offset 0x%" PRIx64 ", physical offset 0x%"
+				     PRIx64 " (the kernel's first instruction at physical 0x%" PRIx64
+				     ")\n", s->virt_slide, s->phys_slide, s->entry_phys);
 	if (!err && s->unknown_task)
 		err = ekp_buf_printf(out, "# %" PRIu64 " event%s with an unknown task (<...>-?)\n",
 				     s->unknown_task, s->unknown_task == 1 ? "" : "s");

@@ -111,6 +111,7 @@ static int add_image_sections(struct ekp_symtab *st, const struct sec *secs, siz
 		is->size = sh->sh_size;
 		is->off = sh->sh_offset;
 		is->nobits = sh->sh_type == SHT_NOBITS;
+		is->exec = (sh->sh_flags & SHF_EXECINSTR) != 0;
 		copy_name(is->name, sizeof(is->name), secs[i].name);
 	}
 	return 0;
@@ -178,6 +179,13 @@ static int parse(struct ekp_symtab *st, Elf *e, const char *what)
 			goto out;
 		}
 	}
+
+	/* Relocations kept for allocated sections (ld --emit-relocs: a KASLR kernel's vmlinux). */
+	for (i = 1; i < shnum; i++)
+		if ((secs[i].sh.sh_type == SHT_RELA || secs[i].sh.sh_type == SHT_REL) &&
+		    secs[i].sh.sh_info > 0 && secs[i].sh.sh_info < shnum &&
+		    (secs[secs[i].sh.sh_info].sh.sh_flags & SHF_ALLOC))
+			st->relocatable = true;
 
 	/* .symtab, else .dynsym. */
 	for (i = 1; i < shnum && !symidx; i++)
@@ -282,6 +290,105 @@ int ekp_symtab_parse_elf(struct ekp_symtab *st, const char *what)
 	if (!e)
 		return ekp_err(ENOEXEC, "%s: not an ELF file: %s", what, elf_errmsg(-1));
 	err = parse(st, e, what);
+	elf_end(e);
+	return err;
+}
+
+/* The loadable segments, as sections, for an image whose section headers are gone. */
+static int add_segments(struct ekp_symtab *st, Elf *e, const char *what)
+{
+	size_t phnum, n = 0;
+
+	if (elf_getphdrnum(e, &phnum) || !phnum)
+		return ekp_err(ENOEXEC, "%s: no sections and no program headers", what);
+	st->secs = calloc(phnum, sizeof(*st->secs));
+	if (!st->secs)
+		return -ENOMEM;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		struct ekp_isec *is;
+
+		if (!gelf_getphdr(e, (int)i, &ph))
+			return ekp_err(ENOEXEC, "%s: program header %zu: %s", what, i, elf_errmsg(-1));
+		if (ph.p_type != PT_LOAD || !ph.p_filesz)
+			continue;
+		if (!range_in(ph.p_offset, ph.p_filesz, st->image_len) ||
+		    ph.p_vaddr > UINT64_MAX - ph.p_filesz)
+			return ekp_err(ENOEXEC, "%s: segment %zu extends past the end of the image "
+				       "(truncated?)", what, i);
+		is = &st->secs[n++];
+		is->addr = ph.p_vaddr;
+		is->size = ph.p_filesz;
+		is->off = ph.p_offset;
+		is->exec = (ph.p_flags & PF_X) != 0;
+		snprintf(is->name, sizeof(is->name), "segment %u", (unsigned int)(i & 0xffff));
+	}
+	st->nsecs = n;
+	return n ? 0 : ekp_err(ENOEXEC, "%s: no loadable segments", what);
+}
+
+static int parse_sections(struct ekp_symtab *st, Elf *e, const char *what)
+{
+	size_t shnum, shstrndx;
+	struct sec *secs;
+	GElf_Ehdr eh;
+	int err = 0;
+
+	if (elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh))
+		return ekp_err(ENOEXEC, "%s: the kernel image is not a valid ELF file: %s", what,
+			       elf_errmsg(-1));
+	st->arch = eh.e_machine == EM_X86_64 ? "x86_64" : eh.e_machine == EM_AARCH64 ? "arm64" :
+		   NULL;
+	if (!eh.e_shoff || elf_getshdrnum(e, &shnum) || shnum < 2 ||
+	    eh.e_shentsize != gelf_fsize(e, ELF_T_SHDR, 1, EV_CURRENT) ||
+	    !range_in(eh.e_shoff, (uint64_t)shnum * eh.e_shentsize, st->image_len))
+		return add_segments(st, e, what);
+	if (elf_getshdrstrndx(e, &shstrndx) || shstrndx >= shnum)
+		shstrndx = SHN_UNDEF;
+	secs = calloc(shnum, sizeof(*secs));
+	if (!secs)
+		return -ENOMEM;
+	for (size_t i = 0; i < shnum; i++) {
+		Elf_Scn *scn = elf_getscn(e, i);
+		struct sec *s = &secs[i];
+		const char *name = NULL;
+
+		if (!scn || !gelf_getshdr(scn, &s->sh)) {
+			err = ekp_err(ENOEXEC, "%s: section %zu: %s", what, i, elf_errmsg(-1));
+			goto out;
+		}
+		if (shstrndx != SHN_UNDEF)
+			name = elf_strptr(e, shstrndx, s->sh.sh_name);
+		s->name = name ? name : "";
+		s->in_file = s->sh.sh_type == SHT_NOBITS ||
+			     range_in(s->sh.sh_offset, s->sh.sh_size, st->image_len);
+		if (!(s->sh.sh_flags & SHF_ALLOC) || !s->sh.sh_size)
+			continue;
+		if (!s->in_file || s->sh.sh_addr > UINT64_MAX - s->sh.sh_size) {
+			err = ekp_err(ENOEXEC, "%s: section %zu (%s) extends past the end of the image "
+				      "(truncated?)", what, i, s->name);
+			goto out;
+		}
+	}
+	err = add_image_sections(st, secs, shnum);
+out:
+	free(secs);
+	return err;
+}
+
+int ekp_symtab_parse_elf_sections(struct ekp_symtab *st, const char *what)
+{
+	Elf *e;
+	int err;
+
+	pthread_once(&elf_once, elf_init);
+	if (!elf_ok)
+		return ekp_err(ENOSYS, "libelf: version mismatch");
+	e = elf_memory((char *)st->image, st->image_len);
+	if (!e)
+		return ekp_err(ENOEXEC, "%s: the kernel image is not an ELF file: %s", what,
+			       elf_errmsg(-1));
+	err = parse_sections(st, e, what);
 	elf_end(e);
 	return err;
 }

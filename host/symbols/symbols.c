@@ -19,6 +19,7 @@
 #include "host/symbols/internal.h"
 
 #define MAX_MAP_FILE (1ull << 30) /* a System.map / kallsyms bigger than this is not one */
+#define MAX_BOOT_FILE (512u << 20) /* a boot image bigger than this is not one */
 #define MAX_LISTED 8              /* addresses listed in an ambiguity message */
 
 static const unsigned char elf_magic[4] = { 0x7f, 'E', 'L', 'F' };
@@ -36,7 +37,9 @@ void ekp_symtab_free(struct ekp_symtab *st)
 	ekp_buf_free(&st->names);
 	free(st->by_name);
 	free(st->max_end);
-	if (st->image_mapped)
+	if (st->image_borrowed)
+		;
+	else if (st->image_mapped)
 		munmap(st->image, st->image_len);
 	else
 		free(st->image);
@@ -377,6 +380,94 @@ const char *ekp_symtab_arch(const struct ekp_symtab *st)
 	return st ? st->arch : NULL;
 }
 
+const struct ekp_boot_info *ekp_symtab_boot_info(const struct ekp_symtab *st)
+{
+	return st && st->has_boot ? &st->boot : NULL;
+}
+
+bool ekp_symtab_relocatable(const struct ekp_symtab *st)
+{
+	return st && (st->relocatable || (st->has_boot && st->boot.relocatable));
+}
+
+const char *ekp_symtab_source(const struct ekp_symtab *st)
+{
+	return st && st->source ? st->source : "symbols";
+}
+
+static bool moves(uint64_t a, uint64_t lo, uint64_t hi)
+{
+	return a >= lo && a < hi;
+}
+
+int ekp_symtab_relocate(const struct ekp_symtab *st, uint64_t lo, uint64_t hi, uint64_t delta,
+			struct ekp_symtab **out)
+{
+	struct ekp_symtab *n = ekp_symtab_new();
+	int err = -ENOMEM;
+
+	*out = NULL;
+	if (!n)
+		return -ENOMEM;
+	*n = *st;
+	n->syms = NULL;
+	n->names = (struct ekp_buf){ 0 };
+	n->by_name = NULL;
+	n->max_end = NULL;
+	n->secs = NULL;
+	n->image_borrowed = true;
+	if (st->nsyms) {
+		n->syms = malloc(st->nsyms * sizeof(*n->syms));
+		if (!n->syms)
+			goto fail;
+		memcpy(n->syms, st->syms, st->nsyms * sizeof(*n->syms));
+	}
+	if (st->names.len && ekp_buf_append(&n->names, st->names.data, st->names.len))
+		goto fail;
+	if (st->nsecs) {
+		n->secs = malloc(st->nsecs * sizeof(*n->secs));
+		if (!n->secs)
+			goto fail;
+		memcpy(n->secs, st->secs, st->nsecs * sizeof(*n->secs));
+	}
+	n->cap = st->nsyms;
+	for (size_t i = 0; i < n->nsyms; i++) {
+		struct ekp_isym *s = &n->syms[i];
+
+		if ((s->flags & EKP_ISYM_ABS) || !moves(s->addr, lo, hi))
+			continue;
+		/* A range that reached past the mapping (a last label) keeps its length. */
+		s->end = s->end == UINT64_MAX ? UINT64_MAX : s->end + delta;
+		s->limit = s->limit == UINT64_MAX ? UINT64_MAX : s->limit + delta;
+		s->addr += delta;
+	}
+	for (size_t i = 0; i < n->nsecs; i++)
+		if (moves(n->secs[i].addr, lo, hi))
+			n->secs[i].addr += delta;
+	/* Sizes and ranges stay as they were; order and indices are made anew. */
+	qsort(n->syms, n->nsyms, sizeof(*n->syms), cmp_addr);
+	if (n->nsyms) {
+		uint64_t max = 0;
+
+		n->by_name = malloc(n->nsyms * sizeof(*n->by_name));
+		n->max_end = malloc(n->nsyms * sizeof(*n->max_end));
+		if (!n->by_name || !n->max_end)
+			goto fail;
+		for (size_t i = 0; i < n->nsyms; i++) {
+			if (n->syms[i].end > max)
+				max = n->syms[i].end;
+			n->max_end[i] = max;
+			n->by_name[i] = i;
+		}
+		qsort_r(n->by_name, n->nsyms, sizeof(*n->by_name), cmp_name, n);
+	}
+	*out = n;
+	return 0;
+fail:
+	ekp_symtab_free(n);
+	return err;
+}
+
 static int load_elf_owned(uint8_t *image, size_t len, bool mapped, const char *what,
 			  struct ekp_symtab **out)
 {
@@ -393,6 +484,7 @@ static int load_elf_owned(uint8_t *image, size_t len, bool mapped, const char *w
 	st->image = image;
 	st->image_len = len;
 	st->image_mapped = mapped;
+	st->source = "vmlinux";
 	err = ekp_symtab_parse_elf(st, what);
 	if (!err)
 		err = ekp_symtab_finish(st, false);
@@ -411,6 +503,7 @@ static int load_map(const char *data, size_t len, const char *what, struct ekp_s
 
 	if (!st)
 		return -ENOMEM;
+	st->source = "System.map";
 	err = ekp_symtab_parse_map(st, data, len, what);
 	if (!err)
 		err = ekp_symtab_finish(st, true);
@@ -482,9 +575,107 @@ static int not_regular(const char *path, mode_t m)
 	return ekp_err(S_ISDIR(m) ? EISDIR : EINVAL, "%s: not a regular file (%s)", path, what);
 }
 
+/* A regular file's whole content, at most max bytes. */
+static int read_regular(int fd, const char *path, size_t max, void **data, size_t *len)
+{
+	struct stat sb;
+	uint8_t *buf;
+	size_t got = 0;
+
+	if (fstat(fd, &sb))
+		return ekp_err(errno, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return not_regular(path, sb.st_mode);
+	if ((uint64_t)sb.st_size > max)
+		return ekp_err(EFBIG, "%s: %lld bytes, more than the %zu this reader takes", path,
+			       (long long)sb.st_size, max);
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf)
+		return ekp_err(ENOMEM, "out of memory for %s", path);
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = pread(fd, buf + got, (size_t)sb.st_size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			free(buf);
+			return ekp_err(e, "%s: %s", path, strerror(e));
+		}
+		if (!n)
+			break; /* shrank meanwhile: what is there */
+		got += (size_t)n;
+	}
+	*data = buf;
+	*len = got;
+	return 0;
+}
+
+int ekp_read_file(const char *path, size_t max, void **data, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), err;
+	struct stat sb;
+
+	if (fd < 0) {
+		err = errno;
+		if (!stat(path, &sb) && !S_ISREG(sb.st_mode))
+			return not_regular(path, sb.st_mode);
+		return ekp_err(err, "%s: %s", path, strerror(err));
+	}
+	err = read_regular(fd, path, max, data, len);
+	close(fd);
+	return err;
+}
+
+bool ekp_boot_image_file(const char *path)
+{
+	uint8_t hdr[0x210];
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat sb;
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return false;
+	}
+	n = pread(fd, hdr, sizeof(hdr), 0);
+	close(fd);
+	return n > 0 && ekp_boot_image_is(hdr, (size_t)n);
+}
+
+static int load_boot(const void *data, size_t len, size_t max_out, const char *what,
+		     struct ekp_symtab **out)
+{
+	struct ekp_symtab *st = ekp_symtab_new();
+	int err;
+
+	if (!st)
+		return -ENOMEM;
+	st->source = "kallsyms";
+	err = ekp_symtab_parse_boot_image(st, data, len, max_out, what);
+	if (!err)
+		err = ekp_symtab_finish(st, true);
+	if (err) {
+		ekp_symtab_free(st);
+		return err;
+	}
+	*out = st;
+	return 0;
+}
+
+int ekp_symtab_load_boot_mem(const void *data, size_t len, size_t max_out,
+			     struct ekp_symtab **out)
+{
+	*out = NULL;
+	return load_boot(data, len, max_out, "boot image", out);
+}
+
 int ekp_symtab_load(const char *path, struct ekp_symtab **out)
 {
-	unsigned char magic[sizeof(elf_magic)];
+	unsigned char magic[0x210];
 	struct stat sb;
 	char *data = NULL;
 	size_t len = 0;
@@ -516,8 +707,17 @@ int ekp_symtab_load(const char *path, struct ekp_symtab **out)
 	do
 		n = pread(fd, magic, sizeof(magic), 0);
 	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(magic) &&
-	    !memcmp(magic, elf_magic, sizeof(magic))) {
+	if (n > 0 && ekp_boot_image_is(magic, (size_t)n)) {
+		void *img;
+
+		err = read_regular(fd, path, MAX_BOOT_FILE, &img, &len);
+		if (!err) {
+			err = load_boot(img, len, 0, path, out);
+			free(img);
+		}
+		goto out;
+	}
+	if (n >= (ssize_t)sizeof(elf_magic) && !memcmp(magic, elf_magic, sizeof(elf_magic))) {
 		void *map;
 
 		if ((uint64_t)sb.st_size > SIZE_MAX) {

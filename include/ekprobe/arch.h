@@ -15,6 +15,7 @@
 #define EKP_MAX_REGS 64
 
 struct ekp_symtab;
+struct ekp_boot_info;
 
 /* Register values captured at a hit, indexed by the arch's own register ids. */
 struct ekp_regs {
@@ -51,6 +52,51 @@ struct ekp_jump_site {
 	uint32_t displaced_len;   /* bytes of original code it replaces */
 	const uint8_t *orig;      /* those bytes, as the image holds them */
 	const char *where;        /* "do_foo+0x5", for messages */
+};
+
+/*
+ * How far a kernel that moves at boot (KASLR: CONFIG_RANDOMIZE_BASE) runs from its link-time
+ * place: every link-time address in the kernel image's mapping (ekp_kaslr_arch's
+ * [image_start, image_end)) runs at address + virt (mod 2^64), and the image lies at its
+ * link-time physical address + phys, so the early alias of a running address a is
+ * early_alias(a - virt) + phys. Absolute and per-CPU symbols do not move.
+ */
+struct ekp_slide {
+	uint64_t virt;
+	uint64_t phys;
+};
+
+#define EKP_CODE_SLACK 8
+
+/* Reads guest physical memory: 0, or -errno. */
+typedef int (*ekp_read_phys_fn)(void *opaque, uint64_t pa, void *buf, size_t len);
+
+/* Finding where a relocatable kernel was put, during its boot (KASLR). */
+struct ekp_kaslr_arch {
+	/* Link-time addresses in [image_start, image_end) move with the image. */
+	uint64_t image_start, image_end;
+	/*
+	 * The guest physical addresses where the kernel's first instruction may run, given
+	 * what the boot image says (boot may be NULL: the arch's defaults) and the guest's RAM:
+	 * 0 and a malloc'd array, or -errno + reason.
+	 */
+	int (*entry_candidates)(const struct ekp_symtab *st, const struct ekp_boot_info *boot,
+				const struct ekp_ram_layout *ram, uint64_t **out, size_t *nr);
+	/*
+	 * At a stop on candidate pa, before the kernel ran any instruction: -ENOENT when what is
+	 * at pa is not the kernel's entry (other code run there: the image's bytes differ); 0 and
+	 * the slides, read from guest memory (a pointer the boot relocated); -errno + reason.
+	 */
+	int (*find_slides)(const struct ekp_symtab *st, const struct ekp_boot_info *boot,
+			   uint64_t pa, ekp_read_phys_fn read_phys, void *opaque,
+			   struct ekp_slide *out);
+	/* Whether n bytes of code from the image and from guest memory are the same code, the
+	 * live copy relocated by virt (the boot's relocations may have changed some fields);
+	 * both buffers hold n + EKP_CODE_SLACK bytes (a field may reach past the n compared). */
+	bool (*same_code)(const uint8_t *image, const uint8_t *live, size_t n, uint64_t virt);
+	/* A kernel that runs already (attached to): its virtual offset, found in its memory. */
+	int (*find_virt_slide)(const struct ekp_symtab *st, const struct ekp_boot_info *boot,
+			       ekp_read_mem_fn read_mem, void *opaque, uint64_t *virt);
 };
 
 /* What the arch reads from the kernel image for its site checks (opaque). */
@@ -157,7 +203,19 @@ struct ekp_arch {
 
 	/* The jump engine's half for this arch; NULL when the arch has none. */
 	const struct ekp_jump_arch *jump;
+	/* Following a kernel that KASLR moves; NULL when the arch cannot. */
+	const struct ekp_kaslr_arch *kaslr;
 };
+
+/* The early alias of the running address vaddr under slide sl (NULL: none): see ekp_slide. */
+static inline bool ekp_arch_alias(const struct ekp_arch *a, const struct ekp_slide *sl,
+				  uint64_t vaddr, uint64_t *alias)
+{
+	if (!a->early_alias || !a->early_alias(vaddr - (sl ? sl->virt : 0), alias))
+		return false;
+	*alias += sl ? sl->phys : 0;
+	return true;
+}
 
 const struct ekp_arch *ekp_arch_by_name(const char *name);
 /* The arch a QEMU binary emulates ("qemu-system-x86_64", any directory), or NULL. */
