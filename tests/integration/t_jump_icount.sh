@@ -32,7 +32,7 @@ for smp in "${@:-1}"; do
 	done
 	for ev in t/sk t/sa t/in t/out; do
 		a=$(hits "$ev" trap "$TMP/trap-$smp.txt") b=$(anyhits "$ev" "$TMP/auto-$smp.txt")
-		check "-smp $smp icount: $ev trap $a == jump $b" [ -n "$a" ] && [ "$a" = "$b" ]
+		check "-smp $smp icount: $ev trap $a == jump $b" bash -c "[ -n '$a' ] && [ '$a' = '$b' ]"
 	done
 	for ev in t/sk t/sa t/in t/out; do
 		check "-smp $smp: $ev ran on the jump engine" [ -n "$(hits "$ev" jump "$TMP/auto-$smp.txt")" ]
