@@ -60,6 +60,10 @@ struct session {
 	uint64_t t_start, t_end, stop_began, stopped_ns;
 	uint64_t deadline;      /* of the shutdown, once it began; 0 before */
 	char end[192];
+	/* --handoff */
+	bool handed_over;
+	uint64_t handoff_ns;    /* guest run time of the handoff */
+	uint64_t *hits_at_handoff; /* per probe */
 };
 
 static uint64_t mono_ns(void)
@@ -84,6 +88,37 @@ static int emit_event(void *opaque, const struct ekp_event *ev)
 	struct session *s = opaque;
 
 	return ekp_sink_event(s->cfg->sink, ev);
+}
+
+/* --handoff: the guest's own kprobes took h->handed[] over now. */
+static int note_handoff(void *opaque, const struct ekp_handoff *h)
+{
+	struct session *s = opaque;
+	struct ekp_handoff_mark m = {
+		.ts_ns = guest_now_ns(s), .to = "the guest's kprobe events (its own trace)",
+		.probes = s->cfg->probes, .handed = h->handed, .nr_probes = s->cfg->nr_probes,
+	};
+
+	if (h->nr_probes != s->cfg->nr_probes)
+		return ekp_err(EINVAL, "--handoff: %u probes handed, %u in the run", h->nr_probes,
+			       s->cfg->nr_probes);
+	free(s->hits_at_handoff);
+	s->hits_at_handoff = calloc((size_t)s->cfg->nr_probes + 1, sizeof(*s->hits_at_handoff));
+	if (!s->hits_at_handoff)
+		return ekp_err(ENOMEM, "out of memory");
+	for (unsigned int i = 0; i < s->cfg->nr_probes; i++) {
+		const struct ekp_engine *e = s->set->engines[s->set->owner[i]];
+		struct ekp_probe_counts c;
+
+		e->ops->probe_stats(e, i, &c);
+		s->hits_at_handoff[i] = c.hits;
+	}
+	s->handed_over = true;
+	s->handoff_ns = m.ts_ns;
+	ekp_info("handoff at %.6f s guest run time: the guest's own kprobe events hold %u "
+		 "probe%s from here on", (double)m.ts_ns / 1e9, h->nr_handed,
+		 h->nr_handed == 1 ? "" : "s");
+	return ekp_sink_handoff(s->cfg->sink, &m);
 }
 
 static int setup_signals(struct session *s)
@@ -230,7 +265,7 @@ static int arm(struct session *s)
 	struct ekp_engine_run run = {
 		.target = &s->target, .qemu_pid = s->launched ? s->qemu.pid : 0,
 		.qemu_argv = s->launched ? s->argv.v : NULL, .emit = emit_event,
-		.guest_now_ns = guest_now_ns, .opaque = s,
+		.guest_now_ns = guest_now_ns, .handoff = note_handoff, .opaque = s,
 	};
 	char what[256] = "";
 	size_t used = 0;
@@ -597,7 +632,14 @@ static int write_summary(struct session *s)
 		stats[i].unmatched = c.pending;
 		stats[i].missed = c.missed;
 		sum.total_hits += c.hits;
+		if (s->handed_over && s->cfg->handoff->handed[i]) {
+			stats[i].handed_off = true;
+			stats[i].hits_before_handoff = s->hits_at_handoff[i];
+		}
 	}
+	sum.handoff = s->cfg->handoff && s->cfg->handoff->nr_handed;
+	sum.handed_over = s->handed_over;
+	sum.handoff_ns = s->handoff_ns;
 	for (unsigned int k = 0; k < s->set->nr; k++) {
 		const struct ekp_engine *e = s->set->engines[k];
 		struct ekp_run_counts c = { 0 };
@@ -656,6 +698,7 @@ static void teardown(struct session *s)
 	if (s->launched)
 		ekp_qemu_cleanup(&s->qemu);
 	ekp_qemu_argv_free(&s->argv);
+	free(s->hits_at_handoff);
 }
 
 int ekp_session_run(const struct ekp_session_config *cfg)

@@ -30,6 +30,7 @@ struct ekp_session_config {
 	const char *qmp_path;           /* attach mode, optional */
 	int timeout_ms;                 /* QEMU's start, each exchange, the whole shutdown */
 	int poll_ms;                    /* how often exit-less engines' records are read */
+	const struct ekp_handoff *handoff; /* --handoff: what the guest takes over, or NULL */
 };
 
 /*

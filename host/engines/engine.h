@@ -35,6 +35,7 @@
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
 #include "host/event.h"
+#include "host/handoff/handoff.h"
 #include "host/vm/qemu_argv.h"
 #include "host/vm/target.h"
 #include "proto/rsp.h"
@@ -49,6 +50,9 @@ struct ekp_engine_env {
 	char *const *qemu_argv; /* launch mode: the user's QEMU command line, as given */
 	bool icount;     /* QEMU runs with -icount */
 	int timeout_ms;  /* for each exchange with QEMU */
+	/* --handoff (stock kernel): the probes the guest's kprobe events take over, or NULL
+	 * (host/handoff/handoff.h; the trap engine carries it out). */
+	const struct ekp_handoff *handoff;
 };
 
 /* What an engine gets once the VM exists. */
@@ -60,6 +64,9 @@ struct ekp_engine_run {
 	int (*emit)(void *opaque, const struct ekp_event *ev);
 	/* Guest run time now, for engines that see the guest only while it is stopped. */
 	uint64_t (*guest_now_ns)(void *opaque);
+	/* --handoff: the guest's own probes took over h->handed[] now (the VM is stopped);
+	 * the engine emits nothing more for them, except returns of frames entered before. */
+	int (*handoff)(void *opaque, const struct ekp_handoff *h);
 	void *opaque;
 };
 

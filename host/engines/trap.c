@@ -12,6 +12,15 @@
  * Return probes: at the entry the return address and the stack pointer after the return are
  * remembered, and a breakpoint goes on the return address (reference-counted); at that
  * breakpoint the frames whose stack pointer matches return their event.
+ *
+ * --handoff (host/handoff/handoff.h, docs/handoff.md): one more breakpoint, on the function
+ * whose call from the kernel's boot-time kprobe-event code marks the moment the guest's own
+ * kprobes go live. There the probes the guest takes over lose their entry breakpoints; the
+ * frames of return probes entered before still return through this engine.
+ *
+ * A breakpoint address can have several roles (a live entry site, a return site, the early
+ * sentinel, the handoff breakpoint): it is inserted with its first role and removed with its
+ * last (bp_needed()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -67,6 +76,8 @@ struct trap_engine {
 	struct ekp_regs regs;
 	uint64_t sentinel;      /* arch early_end_sym while alias breakpoints are armed, or 0 */
 	uint64_t stops;
+	bool switch_armed;      /* --handoff: the handoff breakpoint is in */
+	bool handed_over;       /* --handoff: the guest holds env.handoff->handed[] now */
 };
 
 struct site_ref {
@@ -174,6 +185,14 @@ static void trap_destroy(struct ekp_engine *base)
 	free(e);
 }
 
+/* --handoff: the kernel command line carries the probes the guest takes over. */
+static int trap_qemu_args(struct ekp_engine *base, struct ekp_qemu_argv *argv)
+{
+	struct trap_engine *e = (struct trap_engine *)base;
+
+	return ekp_handoff_qemu_args(e->env.handoff, argv);
+}
+
 static int insert_bp(struct trap_engine *e, uint64_t addr)
 {
 	return ekp_target_insert_bp(e->run.target, addr);
@@ -186,6 +205,20 @@ static int remove_bp(struct trap_engine *e, uint64_t addr)
 
 static struct trap_site *find_site(struct trap_engine *e, uint64_t pc);
 static struct ret_site *find_ret(struct trap_engine *e, uint64_t pc);
+
+static bool handing_off(const struct trap_engine *e)
+{
+	return e->env.handoff && e->env.handoff->nr_handed;
+}
+
+/* Whether some role still needs a breakpoint at addr. */
+static bool bp_needed(struct trap_engine *e, uint64_t addr)
+{
+	struct trap_site *s = find_site(e, addr);
+
+	return (s && s->inserted) || find_ret(e, addr) || (e->sentinel && e->sentinel == addr) ||
+	       (e->switch_armed && e->env.handoff->switch_addr == addr);
+}
 
 static int trap_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
 {
@@ -215,12 +248,19 @@ static int trap_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
 		}
 		e->sentinel = sym.addr;
 	}
+	if (handing_off(e)) {
+		if (!bp_needed(e, e->env.handoff->switch_addr)) {
+			err = insert_bp(e, e->env.handoff->switch_addr);
+			if (err)
+				return err;
+		}
+		e->switch_armed = true;
+	}
 	return 0;
 }
 
-/* The boot CPU runs in the kernel mapping now: remove the early alias breakpoints. Returns
- * whether a breakpoint is still at pc. */
-static int drop_aliases(struct trap_engine *e, uint64_t pc, bool *still_bp)
+/* The boot CPU runs in the kernel mapping now: remove the early alias breakpoints. */
+static int drop_aliases(struct trap_engine *e, uint64_t pc)
 {
 	int err;
 
@@ -233,14 +273,7 @@ static int drop_aliases(struct trap_engine *e, uint64_t pc, bool *still_bp)
 		e->sites[i].inserted = false;
 	}
 	e->sentinel = 0;
-	*still_bp = true;
-	if (!find_site(e, pc) && !find_ret(e, pc)) {
-		err = remove_bp(e, pc);
-		if (err)
-			return err;
-		*still_bp = false;
-	}
-	return 0;
+	return bp_needed(e, pc) ? 0 : remove_bp(e, pc);
 }
 
 static int trap_disarm(struct ekp_engine *base)
@@ -248,26 +281,37 @@ static int trap_disarm(struct ekp_engine *base)
 	struct trap_engine *e = (struct trap_engine *)base;
 	int first_err = 0, err;
 
+	uint64_t a;
+
+	/* Each address goes with its last role. */
 	for (unsigned int i = 0; i < e->nr_sites; i++) {
 		if (!e->sites[i].inserted)
 			continue;
-		err = remove_bp(e, e->sites[i].addr);
-		if (err && !first_err)
-			first_err = err;
 		e->sites[i].inserted = false;
-	}
-	if (e->sentinel && !find_site(e, e->sentinel)) {
-		err = remove_bp(e, e->sentinel);
+		err = bp_needed(e, e->sites[i].addr) ? 0 : remove_bp(e, e->sites[i].addr);
 		if (err && !first_err)
 			first_err = err;
 	}
-	e->sentinel = 0;
-	for (unsigned int i = 0; i < e->nr_rets; i++) {
-		err = remove_bp(e, e->rets[i].addr);
+	if (e->sentinel) {
+		a = e->sentinel;
+		e->sentinel = 0;
+		err = bp_needed(e, a) ? 0 : remove_bp(e, a);
 		if (err && !first_err)
 			first_err = err;
 	}
-	e->nr_rets = 0;
+	if (e->switch_armed) {
+		e->switch_armed = false;
+		a = e->env.handoff->switch_addr;
+		err = bp_needed(e, a) ? 0 : remove_bp(e, a);
+		if (err && !first_err)
+			first_err = err;
+	}
+	while (e->nr_rets) {
+		a = e->rets[--e->nr_rets].addr;
+		err = bp_needed(e, a) ? 0 : remove_bp(e, a);
+		if (err && !first_err)
+			first_err = err;
+	}
 	return first_err;
 }
 
@@ -377,8 +421,8 @@ static int track_return(struct trap_engine *e, unsigned int idx)
 			e->rets = n;
 			e->cap_rets = cap;
 		}
-		/* A site that is also an entry site (or the sentinel) already has a breakpoint. */
-		if (!find_site(e, ret) && ret != e->sentinel) {
+		/* An address with another role already has a breakpoint. */
+		if (!bp_needed(e, ret)) {
 			err = insert_bp(e, ret);
 			if (err)
 				return err;
@@ -405,7 +449,7 @@ static int track_return(struct trap_engine *e, unsigned int idx)
 
 /* At a return site: emit the returns whose frame this is (matched by stack pointer). */
 static int handle_returns(struct trap_engine *e, struct ret_site *rs, int cpu,
-			  const struct ekp_task *task, bool *still_bp)
+			  const struct ekp_task *task)
 {
 	uint64_t pc = rs->addr, sp = e->regs.val[e->env.arch->sp_reg];
 	int err;
@@ -425,17 +469,64 @@ static int handle_returns(struct trap_engine *e, struct ret_site *rs, int cpu,
 		if (err)
 			return err;
 	}
-	*still_bp = true;
 	if (rs->refs == 0) {
-		if (!find_site(e, pc) && pc != e->sentinel) {
-			err = remove_bp(e, pc);
-			if (err)
-				return err;
-			*still_bp = false;
-		}
 		*rs = e->rets[--e->nr_rets];
+		if (!bp_needed(e, pc))
+			return remove_bp(e, pc);
 	}
 	return 0;
+}
+
+/*
+ * --handoff: a stop on the handoff breakpoint. Called from the kernel's boot-time kprobe-event
+ * code, it is the moment the guest's kprobes go live: every site whose probes are all handed
+ * over loses its breakpoint, and the handoff breakpoint goes. Frames of return probes entered
+ * before keep their return breakpoints. Called from elsewhere: nothing to do.
+ */
+static int try_handoff(struct trap_engine *e)
+{
+	const struct ekp_arch *arch = e->env.arch;
+	const struct ekp_handoff *h = e->env.handoff;
+	uint64_t sp = e->regs.val[arch->sp_reg], ret = 0;
+	uint8_t raw[8] = { 0 };
+	bool in_reg;
+	int reg, err;
+
+	reg = arch->return_addr_location(&in_reg);
+	if (in_reg) {
+		ret = e->regs.val[reg];
+	} else {
+		err = ekp_target_read_mem(e->run.target, sp, raw, arch->ptr_size);
+		if (err)
+			return ekp_err_prefix(err, "--handoff: reading the return address: ");
+		for (unsigned int i = 0; i < arch->ptr_size; i++)
+			ret |= (uint64_t)raw[i] << (8 * i);
+	}
+	if (ret < h->caller_lo || ret >= h->caller_hi)
+		return 0;
+	e->handed_over = true;
+	e->switch_armed = false;
+	for (unsigned int i = 0; i < e->nr_sites; i++) {
+		struct trap_site *s = &e->sites[i];
+		bool all = true;
+
+		for (unsigned int k = 0; k < s->count; k++)
+			all = all && h->handed[e->site_probes[s->first + k]];
+		if (!all || !s->inserted)
+			continue;
+		s->inserted = false;
+		if (!bp_needed(e, s->addr)) {
+			err = remove_bp(e, s->addr);
+			if (err)
+				return err;
+		}
+	}
+	if (!bp_needed(e, h->switch_addr)) {
+		err = remove_bp(e, h->switch_addr);
+		if (err)
+			return err;
+	}
+	return e->run.handoff ? e->run.handoff(e->run.opaque, h) : 0;
 }
 
 static int stop_cpu(const struct rsp_stop *stop)
@@ -451,7 +542,7 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 	struct ekp_task task;
 	struct trap_site *site;
 	struct ret_site *rs;
-	bool still_bp = true;
+	bool took = false;
 	uint64_t pc;
 	int cpu = stop_cpu(stop), err;
 
@@ -461,18 +552,26 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 	if (err)
 		return err;
 	pc = e->regs.val[arch->pc_reg];
-	site = find_site(e, pc);
-	rs = find_ret(e, pc);
-	if (e->sentinel && pc == e->sentinel) {
-		e->stops++;
-		err = drop_aliases(e, pc, &still_bp);
+	if (e->switch_armed && pc == e->env.handoff->switch_addr) {
+		took = true;
+		err = try_handoff(e);
 		if (err)
 			return err;
-		if (!site && !rs)
-			return EKP_STOP_TAKEN | (still_bp ? EKP_STOP_ON_BREAKPOINT : 0);
 	}
-	if (!site && !rs)
-		return 0;
+	if (e->sentinel && pc == e->sentinel) {
+		took = true;
+		err = drop_aliases(e, pc);
+		if (err)
+			return err;
+	}
+	site = find_site(e, pc);
+	if (site && !site->inserted)
+		site = NULL; /* an alias dropped, or a site handed over */
+	rs = find_ret(e, pc);
+	if (!site && !rs) {
+		e->stops += took;
+		return took ? EKP_STOP_TAKEN | (bp_needed(e, pc) ? EKP_STOP_ON_BREAKPOINT : 0) : 0;
+	}
 	e->stops++;
 	if (site && site->alias && !alias_hit_is_kernel(e, site))
 		return EKP_STOP_TAKEN | EKP_STOP_ON_BREAKPOINT; /* not the kernel running there */
@@ -481,14 +580,15 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 		return err;
 	/* Returns first: a frame returns before the next call from its caller's code begins. */
 	if (rs) {
-		err = handle_returns(e, rs, cpu, &task, &still_bp);
+		err = handle_returns(e, rs, cpu, &task);
 		if (err)
 			return err;
-		still_bp = still_bp || site || find_ret(e, pc);
 	}
 	for (unsigned int i = 0; site && i < site->count; i++) {
 		unsigned int idx = e->site_probes[site->first + i];
 
+		if (e->handed_over && e->env.handoff->handed[idx])
+			continue; /* the guest's own kprobe has it */
 		if (e->env.probes[idx]->kind == EKP_PROBE_RETURN)
 			err = track_return(e, idx);
 		else
@@ -496,7 +596,7 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 		if (err)
 			return err;
 	}
-	return EKP_STOP_TAKEN | (still_bp ? EKP_STOP_ON_BREAKPOINT : 0);
+	return EKP_STOP_TAKEN | (bp_needed(e, pc) ? EKP_STOP_ON_BREAKPOINT : 0);
 }
 
 static void trap_probe_stats(const struct ekp_engine *base, unsigned int i,
@@ -524,6 +624,7 @@ const struct ekp_engine_ops ekp_engine_trap = {
 	.name = "trap",
 	.create = trap_create,
 	.plan = trap_plan,
+	.qemu_args = trap_qemu_args,
 	.arm = trap_arm,
 	.on_stop = trap_on_stop,
 	.disarm = trap_disarm,

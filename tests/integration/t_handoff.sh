@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# --handoff on the stock path (docs/handoff.md): trap probes handed to the guest's own kprobe
+# events through kprobe_event= on the kernel command line. Two boots of the default kernel,
+# -smp 1 under -icount shift=5,sleep=off -rtc clock=vm (a boot repeats exactly, FIELD-NOTES 9):
+# without --handoff, and with it. The second run's host part (ekprobe's trace up to and after
+# its handoff mark) plus the guest's own part (the trace its /init prints when the command line
+# has ekprobe.dumptrace, guest/init.sh) must give the same events, names, values and order as
+# the first run. A probe kprobe_event= cannot carry (a comma) stays on the host, on the same
+# site, and must count the same in both runs. Then bad input: no kprobes or no kprobe events in
+# the kernel's symbols, attach mode, a -append that already has kprobe_event=: a clear error,
+# exit 2, and no QEMU started.
+. "$(dirname "$0")/lib.sh"
+
+probes=(-p 'p:t/in do_one_initcall fn=%di:symbol' -p 'r:t/out do_one_initcall ret=$retval:s32'
+	-p 'p:t/keep do_one_initcall tag=\"a,b"')
+hits() { sed -n "s|^# *\([0-9]*\) *[a-z]* *$1 .*|\1|p" "$2"; } # hits EVENT FILE
+
+run() { # run NAME [ekprobe options...]
+	local name=$1; shift
+	# shellcheck disable=SC2046
+	"$EKPROBE" --engine trap --summary -o "$TMP/$name.txt" "$@" "${probes[@]}" \
+		-- $(qemu_cmd "$TMP/$name.console" -smp 1 -icount shift=5,sleep=off \
+			-rtc clock=vm,base=2024-01-01T00:00:00) \
+		-append "$APPEND ekprobe.dumptrace" 2>"$TMP/$name.err"
+}
+
+# "in fn=SYM+0xOFF" / "out ret=N" lines from ekprobe's trace (t/in, t/out) ...
+host_seq() { sed -n 's#.* t/\(in\|out\): ([^)]*)\(.*\)#\1\2#p' "$1"; }
+# ... and from the guest's trace, where symbols print as SYM+0xOFF/0xSIZE.
+guest_seq() {
+	tr -d '\r' < "$1" | sed -n '/^EKPROBE-TRACE-BEGIN/,/^EKPROBE-TRACE-END/p' |
+		sed -n 's#.* \(in\|out\): ([^)]*)\(.*\)#\1\2#p' | sed 's#\(+0x[0-9a-f]*\)/0x[0-9a-f]*#\1#g'
+}
+
+run plain
+check "without --handoff: exit 0" [ $? -eq 0 ]
+run handoff --handoff
+check "with --handoff: exit 0" [ $? -eq 0 ]
+
+check "the probe kprobe_event= cannot carry is said to stay, before the guest starts" \
+	grep -q "t/keep stays on its host engine: .*kprobe_event= cannot carry" "$TMP/handoff.err"
+check "ekprobe-host said the handoff happened" grep -q "^ekprobe-host: handoff at " "$TMP/handoff.err"
+check "the trace marks where ekprobe's stream of t/in t/out ends" \
+	grep -q "^# handoff at [0-9.]*: ekprobe's stream of t/in t/out ends here" "$TMP/handoff.txt"
+check "the guest enabled its kprobe events (its trace holds t/in)" \
+	grep -q ' in: (do_one_initcall+0x0/' "$TMP/handoff.console"
+check "the kernel took every definition (no 'Failed to add event')" \
+	bash -c "! grep -q 'Failed to add event' '$TMP/handoff.console'"
+check "the guest's trace lost nothing (entries-in-buffer equals entries-written)" \
+	grep -Eq '^# entries-in-buffer/entries-written: ([0-9]+)/\1 ' "$TMP/handoff.console"
+
+# The host's part ends at the handoff mark, but for the return of the frame that was running.
+host_seq "$TMP/handoff.txt" > "$TMP/host.seq"
+guest_seq "$TMP/handoff.console" > "$TMP/guest.seq"
+host_seq "$TMP/plain.txt" > "$TMP/plain.seq"
+after=$(sed -n '/^# handoff at /,$p' "$TMP/handoff.txt" | grep -c ' t/in: ')
+check "no t/in from ekprobe after the handoff mark ($after)" [ "$after" -eq 0 ]
+check "host and guest each hold a part ($(wc -l < "$TMP/host.seq") + $(wc -l < "$TMP/guest.seq"))" \
+	test -s "$TMP/host.seq" -a -s "$TMP/guest.seq"
+check "host part + guest part = the run without handoff ($(wc -l < "$TMP/plain.seq") events): same names, values, order" \
+	cmp -s <(cat "$TMP/host.seq" "$TMP/guest.seq") "$TMP/plain.seq"
+cat "$TMP/host.seq" "$TMP/guest.seq" | diff - "$TMP/plain.seq" | grep "^[<>]" | head -6
+for ev in in out; do
+	p=$(hits "t/$ev" "$TMP/plain.txt") h=$(hits "t/$ev" "$TMP/handoff.txt")
+	g=$(grep -c "^$ev " "$TMP/guest.seq")
+	check "t/$ev: host $h + guest $g = $p without handoff" test -n "$p" -a "$((h + g))" = "$p"
+done
+check "t/in: the summary gives the hits before the handoff" \
+	grep -q "t/in .*(handed off: [0-9]* before the handoff)" "$TMP/handoff.txt"
+p=$(hits t/keep "$TMP/plain.txt") h=$(hits t/keep "$TMP/handoff.txt")
+check "t/keep stayed on the host on the same site: $h == $p" test -n "$p" -a "$h" = "$p"
+
+# Bad input: nothing starts. A kernel's symbols without kprobes, without kprobe events.
+bad() { # bad NAME EXPECTED-MESSAGE [ekprobe options...] (then the QEMU command is added)
+	local name=$1 msg=$2; shift 2
+	# shellcheck disable=SC2046
+	"$EKPROBE" --engine trap --handoff "$@" "${probes[@]}" \
+		-- $(qemu_cmd "$TMP/$name.console") -append "$APPEND" >/dev/null 2>"$TMP/$name.err"
+	local rc=$?
+	check "$name: exit 2 ($rc)" [ $rc -eq 2 ]
+	check "$name: says '$msg'" grep -q -- "$msg" "$TMP/$name.err"
+	check "$name: QEMU never started (no console file)" [ ! -e "$TMP/$name.console" ]
+}
+grep -v -E ' (kprobe_boot_events_buf|init_kprobe_trace)$' "$SYSMAP" > "$TMP/no-kprobe-events.map"
+bad no-kprobe-events "the kernel has no kprobe events with kprobe_event= (CONFIG_KPROBE_EVENTS)" \
+	--symbols "$TMP/no-kprobe-events.map"
+grep -v -E ' register_kprobe$' "$SYSMAP" > "$TMP/no-kprobes.map"
+bad no-kprobes "the kernel has no kprobes (CONFIG_KPROBES)" --symbols "$TMP/no-kprobes.map"
+"$EKPROBE" --handoff "${probes[@]}" --vm unix:/nonexistent 2>"$TMP/attach.err"
+rc=$?
+check "attach mode: exit 2 ($rc)" [ $rc -eq 2 ]
+check "attach mode: says it needs launch mode" grep -q "needs launch mode" "$TMP/attach.err"
+# shellcheck disable=SC2046
+"$EKPROBE" --handoff "${probes[@]}" -- $(qemu_cmd "$TMP/twice.console") \
+	-append "$APPEND kprobe_event=p:x/y,do_one_initcall" >/dev/null 2>"$TMP/twice.err"
+rc=$?
+check "-append with its own kprobe_event=: exit 2 ($rc)" [ $rc -eq 2 ]
+check "-append with its own kprobe_event=: said" grep -q "already has one" "$TMP/twice.err"
+check "-append with its own kprobe_event=: QEMU never started" [ ! -e "$TMP/twice.console" ]
+check "no QEMU left running" no_qemu_left
+
+exit $((failures > 0))
