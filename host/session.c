@@ -64,6 +64,7 @@ struct session {
 	bool handed_over;
 	uint64_t handoff_ns;    /* guest run time of the handoff */
 	uint64_t *hits_at_handoff; /* per probe */
+	bool *handed;           /* per probe: handed over */
 };
 
 static uint64_t mono_ns(void)
@@ -90,34 +91,35 @@ static int emit_event(void *opaque, const struct ekp_event *ev)
 	return ekp_sink_event(s->cfg->sink, ev);
 }
 
-/* --handoff: the guest's own kprobes took h->handed[] over now. */
-static int note_handoff(void *opaque, const struct ekp_handoff *h)
+/* --handoff: the guest's own kprobes took handed[] over now. */
+static int note_handoff(void *opaque, const bool *handed)
 {
 	struct session *s = opaque;
+	unsigned int n = s->cfg->nr_probes, nr = 0;
 	struct ekp_handoff_mark m = {
-		.ts_ns = guest_now_ns(s), .to = "the guest's kprobe events (its own trace)",
-		.probes = s->cfg->probes, .handed = h->handed, .nr_probes = s->cfg->nr_probes,
+		.ts_ns = guest_now_ns(s), .to = "the guest's own kprobe events (its trace)",
+		.probes = s->cfg->probes, .handed = handed, .nr_probes = n,
 	};
 
-	if (h->nr_probes != s->cfg->nr_probes)
-		return ekp_err(EINVAL, "--handoff: %u probes handed, %u in the run", h->nr_probes,
-			       s->cfg->nr_probes);
-	free(s->hits_at_handoff);
-	s->hits_at_handoff = calloc((size_t)s->cfg->nr_probes + 1, sizeof(*s->hits_at_handoff));
-	if (!s->hits_at_handoff)
+	if (s->handed_over)
+		return ekp_err(EINVAL, "--handoff: a second handoff");
+	s->hits_at_handoff = calloc((size_t)n + 1, sizeof(*s->hits_at_handoff));
+	s->handed = calloc((size_t)n + 1, sizeof(*s->handed));
+	if (!s->hits_at_handoff || !s->handed)
 		return ekp_err(ENOMEM, "out of memory");
-	for (unsigned int i = 0; i < s->cfg->nr_probes; i++) {
+	for (unsigned int i = 0; i < n; i++) {
 		const struct ekp_engine *e = s->set->engines[s->set->owner[i]];
 		struct ekp_probe_counts c;
 
 		e->ops->probe_stats(e, i, &c);
 		s->hits_at_handoff[i] = c.hits;
+		s->handed[i] = handed[i];
+		nr += handed[i];
 	}
 	s->handed_over = true;
 	s->handoff_ns = m.ts_ns;
 	ekp_info("handoff at %.6f s guest run time: the guest's own kprobe events hold %u "
-		 "probe%s from here on", (double)m.ts_ns / 1e9, h->nr_handed,
-		 h->nr_handed == 1 ? "" : "s");
+		 "probe%s from here on", (double)m.ts_ns / 1e9, nr, nr == 1 ? "" : "s");
 	return ekp_sink_handoff(s->cfg->sink, &m);
 }
 
@@ -632,7 +634,7 @@ static int write_summary(struct session *s)
 		stats[i].unmatched = c.pending;
 		stats[i].missed = c.missed;
 		sum.total_hits += c.hits;
-		if (s->handed_over && s->cfg->handoff->handed[i]) {
+		if (s->handed_over && s->handed[i]) {
 			stats[i].handed_off = true;
 			stats[i].hits_before_handoff = s->hits_at_handoff[i];
 		}
@@ -699,6 +701,7 @@ static void teardown(struct session *s)
 		ekp_qemu_cleanup(&s->qemu);
 	ekp_qemu_argv_free(&s->argv);
 	free(s->hits_at_handoff);
+	free(s->handed);
 }
 
 int ekp_session_run(const struct ekp_session_config *cfg)

@@ -64,9 +64,10 @@ struct ekp_engine_run {
 	int (*emit)(void *opaque, const struct ekp_event *ev);
 	/* Guest run time now, for engines that see the guest only while it is stopped. */
 	uint64_t (*guest_now_ns)(void *opaque);
-	/* --handoff: the guest's own probes took over h->handed[] now (the VM is stopped);
-	 * the engine emits nothing more for them, except returns of frames entered before. */
-	int (*handoff)(void *opaque, const struct ekp_handoff *h);
+	/* --handoff: the guest's own probes took over handed[] (per probe) now (the VM is
+	 * stopped); the engine emits nothing more for them, except returns of frames entered
+	 * before. */
+	int (*handoff)(void *opaque, const bool *handed);
 	void *opaque;
 };
 

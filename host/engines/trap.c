@@ -30,6 +30,7 @@
 #include "host/engines/engine.h"
 #include "host/fetch/eval.h"
 #include "host/fetch/task.h"
+#include "host/log.h"
 
 #define SIGTRAP_NO 5
 #define MAX_PENDING 65536
@@ -77,7 +78,13 @@ struct trap_engine {
 	uint64_t sentinel;      /* arch early_end_sym while alias breakpoints are armed, or 0 */
 	uint64_t stops;
 	bool switch_armed;      /* --handoff: the handoff breakpoint is in */
-	bool handed_over;       /* --handoff: the guest holds env.handoff->handed[] now */
+	bool handed_over;       /* --handoff: the guest holds handed[] now */
+	bool *handed;           /* --handoff: per probe, to the guest (less what it refused) */
+	unsigned int *order;    /* --handoff: the handed probes in kprobe_event= order */
+	unsigned int nr_order, nr_created; /* ... and how many the kernel has created */
+	bool create_armed;      /* --handoff: a breakpoint on the kernel's definition creation */
+	bool create_ret_armed;  /* ... and on the return of the current one, create_ret */
+	uint64_t create_ret;
 };
 
 struct site_ref {
@@ -182,6 +189,8 @@ static void trap_destroy(struct ekp_engine *base)
 	free(e->pend);
 	free(e->ps);
 	free(e->values);
+	free(e->handed);
+	free(e->order);
 	free(e);
 }
 
@@ -217,7 +226,9 @@ static bool bp_needed(struct trap_engine *e, uint64_t addr)
 	struct trap_site *s = find_site(e, addr);
 
 	return (s && s->inserted) || find_ret(e, addr) || (e->sentinel && e->sentinel == addr) ||
-	       (e->switch_armed && e->env.handoff->switch_addr == addr);
+	       (e->switch_armed && e->env.handoff->switch_addr == addr) ||
+	       (e->create_armed && e->env.handoff->create_addr == addr) ||
+	       (e->create_ret_armed && e->create_ret == addr);
 }
 
 static int trap_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
@@ -249,12 +260,31 @@ static int trap_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
 		e->sentinel = sym.addr;
 	}
 	if (handing_off(e)) {
-		if (!bp_needed(e, e->env.handoff->switch_addr)) {
-			err = insert_bp(e, e->env.handoff->switch_addr);
+		const struct ekp_handoff *h = e->env.handoff;
+
+		e->handed = calloc((size_t)e->env.nr_probes + 1, sizeof(*e->handed));
+		e->order = calloc((size_t)e->env.nr_probes + 1, sizeof(*e->order));
+		if (!e->handed || !e->order)
+			return ekp_err(ENOMEM, "out of memory");
+		for (unsigned int i = 0; i < e->env.nr_probes && i < h->nr_probes; i++) {
+			e->handed[i] = h->handed[i];
+			if (h->handed[i])
+				e->order[e->nr_order++] = i;
+		}
+		if (!bp_needed(e, h->switch_addr)) {
+			err = insert_bp(e, h->switch_addr);
 			if (err)
 				return err;
 		}
 		e->switch_armed = true;
+		if (h->create_addr) {
+			if (!bp_needed(e, h->create_addr)) {
+				err = insert_bp(e, h->create_addr);
+				if (err)
+					return err;
+			}
+			e->create_armed = true;
+		}
 	}
 	return 0;
 }
@@ -303,6 +333,19 @@ static int trap_disarm(struct ekp_engine *base)
 		e->switch_armed = false;
 		a = e->env.handoff->switch_addr;
 		err = bp_needed(e, a) ? 0 : remove_bp(e, a);
+		if (err && !first_err)
+			first_err = err;
+	}
+	if (e->create_armed) {
+		e->create_armed = false;
+		a = e->env.handoff->create_addr;
+		err = bp_needed(e, a) ? 0 : remove_bp(e, a);
+		if (err && !first_err)
+			first_err = err;
+	}
+	if (e->create_ret_armed) {
+		e->create_ret_armed = false;
+		err = bp_needed(e, e->create_ret) ? 0 : remove_bp(e, e->create_ret);
 		if (err && !first_err)
 			first_err = err;
 	}
@@ -483,35 +526,109 @@ static int handle_returns(struct trap_engine *e, struct ret_site *rs, int cpu,
  * over loses its breakpoint, and the handoff breakpoint goes. Frames of return probes entered
  * before keep their return breakpoints. Called from elsewhere: nothing to do.
  */
-static int try_handoff(struct trap_engine *e)
+/* At a function's first instruction: where it returns to. */
+static int return_address(struct trap_engine *e, uint64_t *ret)
 {
 	const struct ekp_arch *arch = e->env.arch;
-	const struct ekp_handoff *h = e->env.handoff;
-	uint64_t sp = e->regs.val[arch->sp_reg], ret = 0;
+	uint64_t sp = e->regs.val[arch->sp_reg];
 	uint8_t raw[8] = { 0 };
 	bool in_reg;
 	int reg, err;
 
+	*ret = 0;
 	reg = arch->return_addr_location(&in_reg);
 	if (in_reg) {
-		ret = e->regs.val[reg];
-	} else {
-		err = ekp_target_read_mem(e->run.target, sp, raw, arch->ptr_size);
-		if (err)
-			return ekp_err_prefix(err, "--handoff: reading the return address: ");
-		for (unsigned int i = 0; i < arch->ptr_size; i++)
-			ret |= (uint64_t)raw[i] << (8 * i);
+		*ret = e->regs.val[reg];
+		return 0;
 	}
+	err = ekp_target_read_mem(e->run.target, sp, raw, arch->ptr_size);
+	if (err)
+		return ekp_err_prefix(err, "--handoff: reading the return address: ");
+	for (unsigned int i = 0; i < arch->ptr_size; i++)
+		*ret |= (uint64_t)raw[i] << (8 * i);
+	return 0;
+}
+
+/* Drop one role of the breakpoint at addr (its flag already cleared). */
+static int drop_role(struct trap_engine *e, uint64_t addr)
+{
+	return bp_needed(e, addr) ? 0 : remove_bp(e, addr);
+}
+
+/*
+ * --handoff: the kernel creates the kprobe_event= definitions one by one, in their order, from
+ * init_kprobe_trace(); each creation's result says whether the kernel took that probe. A
+ * probe it refused stays on this engine (its hits would otherwise be lost).
+ */
+static int on_create(struct trap_engine *e, uint64_t pc)
+{
+	const struct ekp_handoff *h = e->env.handoff;
+	uint64_t ret;
+	int err;
+
+	if (e->create_armed && pc == h->create_addr) {
+		err = return_address(e, &ret);
+		if (err)
+			return err;
+		if (ret < h->caller_lo || ret >= h->caller_hi || e->create_ret_armed)
+			return 0;
+		if (!bp_needed(e, ret)) {
+			err = insert_bp(e, ret);
+			if (err)
+				return err;
+		}
+		e->create_ret = ret;
+		e->create_ret_armed = true;
+	}
+	if (e->create_ret_armed && pc == e->create_ret) {
+		int32_t result = (int32_t)(uint32_t)e->regs.val[e->env.arch->retval_reg];
+		unsigned int k = e->nr_created++;
+
+		e->create_ret_armed = false;
+		err = drop_role(e, pc);
+		if (err)
+			return err;
+		if (result && k < e->nr_order) {
+			const struct ekp_probe *p = e->env.probes[e->order[k]];
+
+			e->handed[e->order[k]] = false;
+			ekp_warn("--handoff: the guest's kernel refused the kprobe_event= definition of "
+				 "%s/%s (error %d): it stays on the trap engine", p->group, p->event,
+				 result);
+		}
+	}
+	return 0;
+}
+
+static int try_handoff(struct trap_engine *e)
+{
+	const struct ekp_handoff *h = e->env.handoff;
+	unsigned int nr = 0;
+	uint64_t ret;
+	int err;
+
+	err = return_address(e, &ret);
+	if (err)
+		return err;
 	if (ret < h->caller_lo || ret >= h->caller_hi)
 		return 0;
 	e->handed_over = true;
 	e->switch_armed = false;
+	if (e->create_armed) {
+		e->create_armed = false;
+		err = drop_role(e, h->create_addr);
+		if (err)
+			return err;
+	}
+	if (e->nr_created != e->nr_order)
+		ekp_warn("--handoff: the guest created %u kprobe_event= definitions, ekprobe gave it "
+			 "%u", e->nr_created, e->nr_order);
 	for (unsigned int i = 0; i < e->nr_sites; i++) {
 		struct trap_site *s = &e->sites[i];
 		bool all = true;
 
 		for (unsigned int k = 0; k < s->count; k++)
-			all = all && h->handed[e->site_probes[s->first + k]];
+			all = all && e->handed[e->site_probes[s->first + k]];
 		if (!all || !s->inserted)
 			continue;
 		s->inserted = false;
@@ -526,7 +643,11 @@ static int try_handoff(struct trap_engine *e)
 		if (err)
 			return err;
 	}
-	return e->run.handoff ? e->run.handoff(e->run.opaque, h) : 0;
+	for (unsigned int i = 0; i < e->env.nr_probes; i++)
+		nr += e->handed[i];
+	if (!nr)
+		return 0; /* the kernel took none: everything stays here, no handoff */
+	return e->run.handoff ? e->run.handoff(e->run.opaque, e->handed) : 0;
 }
 
 static int stop_cpu(const struct rsp_stop *stop)
@@ -552,6 +673,13 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 	if (err)
 		return err;
 	pc = e->regs.val[arch->pc_reg];
+	if ((e->create_armed && pc == e->env.handoff->create_addr) ||
+	    (e->create_ret_armed && pc == e->create_ret)) {
+		took = true;
+		err = on_create(e, pc);
+		if (err)
+			return err;
+	}
 	if (e->switch_armed && pc == e->env.handoff->switch_addr) {
 		took = true;
 		err = try_handoff(e);
@@ -587,7 +715,7 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 	for (unsigned int i = 0; site && i < site->count; i++) {
 		unsigned int idx = e->site_probes[site->first + i];
 
-		if (e->handed_over && e->env.handoff->handed[idx])
+		if (e->handed_over && e->handed[idx])
 			continue; /* the guest's own kprobe has it */
 		if (e->env.probes[idx]->kind == EKP_PROBE_RETURN)
 			err = track_return(e, idx);

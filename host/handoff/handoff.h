@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "ekprobe/probe.h"
+#include "ekprobe/arch.h"
 #include "ekprobe/symbols.h"
 #include "ekprobe/util.h"
 #include "host/vm/qemu_argv.h"
@@ -28,6 +29,8 @@ struct ekp_handoff {
 	unsigned int nr_handed;
 	uint64_t switch_addr;   /* the function whose call marks the moment of the handoff */
 	uint64_t caller_lo, caller_hi; /* ... when called from [lo, hi) */
+	uint64_t create_addr;   /* the kernel function that creates one definition (its result
+				 * says whether the kernel took it), or 0 when not in the symbols */
 	char *append;           /* the -append QEMU gets: the user's, plus kprobe_event=... */
 };
 

@@ -48,7 +48,7 @@ int ekp_format_text(struct ekp_buf *out, const struct ekp_event *ev, const struc
 	return err ?: ekp_buf_printf(out, "\n");
 }
 
-/* "# handoff at 1.234567: t/in t/out: ... from here on". */
+/* "# handoff at 1.234567: ekprobe's stream of t/in t/out ends here ...". */
 int ekp_format_handoff_text(struct ekp_buf *out, const struct ekp_handoff_mark *m)
 {
 	int err;
@@ -59,7 +59,7 @@ int ekp_format_handoff_text(struct ekp_buf *out, const struct ekp_handoff_mark *
 		if (m->handed[i])
 			err = ekp_buf_printf(out, " %s/%s", m->probes[i]->group, m->probes[i]->event);
 	return err ?: ekp_buf_printf(out, " ends here (but for returns of frames entered "
-				     "before); %s records them from here on\n", m->to);
+				     "before); from here on they are recorded by %s\n", m->to);
 }
 
 int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
