@@ -232,14 +232,19 @@ int ekp_handoff_prepare(const struct ekp_handoff_config *cfg, struct ekp_handoff
 	if (!h->nr_handed)
 		goto out;
 	/*
-	 * The ring buffer: with only kprobe_event= the kernel keeps it at its minimum size until
-	 * something expands it (6.1 trace.c: ring_buffer_expanded), and the boot's events
-	 * would overwrite each other. An empty trace_event= expands it and enables nothing.
+	 * The guest's ring buffer must keep every event from the handoff on (6.1 trace.c):
+	 * - with only kprobe_event= the kernel keeps it at its minimum size until something
+	 *   expands it (ring_buffer_expanded), and the boot's events overwrite each other: an
+	 *   empty trace_event= expands it and enables nothing;
+	 * - when sched_clock is not stable (several vCPUs under TCG), the late initcall
+	 *   tracing_set_default_clock() switches the trace clock to "global", which empties
+	 *   the buffer: trace_clock=global chooses that clock at boot instead.
 	 */
-	err = ekp_buf_printf(&line, "%s%s%skprobe_event=%s", append ? append : "",
+	err = ekp_buf_printf(&line, "%s%s%s%skprobe_event=%s", append ? append : "",
 			     append && *append ? " " : "",
 			     cmdline_has(append, "trace_event") || cmdline_has(append, "ftrace") ||
 			     cmdline_has(append, "alloc_snapshot") ? "" : "trace_event= ",
+			     cmdline_has(append, "trace_clock") ? "" : "trace_clock=global ",
 			     defs.data);
 	if (err) {
 		err = ekp_err(ENOMEM, "out of memory");

@@ -50,7 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 	n = strlen(text);
 	append = n < size ? text + n + 1 : text + size;
-	if (ekp_probe_parse(text, ekp_arch_by_name("x86_64"), &p, NULL) == 0) {
+	if (ekp_probe_parse(text, ekp_arch_by_name("x86_64"), &p, NULL) == 1) {
+		ekp_probe_free(p); /* a '-:' deletion */
+	} else if (p) {
 		char *argv[] = { "qemu-system-x86_64", "-kernel", "bz", "-append", append, NULL };
 		struct ekp_handoff_config cfg = {
 			.st = st, .probes = &p, .nr_probes = 1, .eligible = &eligible,

@@ -173,7 +173,8 @@ static void test_prepare(void **state)
 	assert_int_equal(c.kept, 2);
 	assert_non_null(strstr(c.why[0], "nokp is on the kernel's kprobe blacklist"));
 	assert_non_null(strstr(c.why[1], "in .entry.text"));
-	assert_string_equal(h.append, "console=ttyS0 quiet trace_event= kprobe_event=p:t/a,foo,x=%di");
+	assert_string_equal(h.append, "console=ttyS0 quiet trace_event= trace_clock=global "
+				      "kprobe_event=p:t/a,foo,x=%di");
 	assert_true(h.switch_addr == 0xffffffff81000400ull);
 	assert_true(h.caller_lo == 0xffffffff81000600ull && h.caller_hi == 0xffffffff81000700ull);
 	assert_true(h.create_addr == 0xffffffff81000a00ull);
@@ -192,8 +193,15 @@ static void test_prepare(void **state)
 	argv[4] = "trace_event=sched:* quiet";
 	assert_int_equal(prepare(&c, st, argv, &h), 0);
 	assert_int_equal(h.nr_handed, 2);
-	assert_string_equal(h.append, "trace_event=sched:* quiet kprobe_event=p:t/a,foo,x=%di;"
-				      "r:t/b,bar,ret=$retval:s32");
+	assert_string_equal(h.append, "trace_event=sched:* quiet trace_clock=global "
+				      "kprobe_event=p:t/a,foo,x=%di;r:t/b,bar,ret=$retval:s32");
+	ekp_handoff_free(&h);
+
+	/* The user's own trace clock is kept (and the buffer expanded by ftrace=). */
+	argv[4] = "ftrace=nop trace_clock=local";
+	assert_int_equal(prepare(&c, st, argv, &h), 0);
+	assert_string_equal(h.append, "ftrace=nop trace_clock=local "
+				      "kprobe_event=p:t/a,foo,x=%di;r:t/b,bar,ret=$retval:s32");
 	ekp_handoff_free(&h);
 
 	/* Nothing eligible: nothing to hand, the command line untouched. */
@@ -203,7 +211,7 @@ static void test_prepare(void **state)
 	assert_null(h.append);
 	assert_int_equal(ekp_qemu_argv_init(&qa, argv), 0);
 	assert_int_equal(ekp_handoff_qemu_args(&h, &qa), 0);
-	assert_string_equal(ekp_qemu_argv_value(&qa, "append"), "trace_event=sched:* quiet");
+	assert_string_equal(ekp_qemu_argv_value(&qa, "append"), "ftrace=nop trace_clock=local");
 	ekp_qemu_argv_free(&qa);
 	ekp_handoff_free(&h);
 
