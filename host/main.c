@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
 #include "host/engines/plan.h"
+#include "host/handoff/handoff.h"
 #include "host/log.h"
 #include "host/probes/resolve.h"
 #include "host/session.h"
@@ -87,6 +89,15 @@ static const char usage_text[] =
 "      --poll-ms MS       read the jump engine's ring in guest memory every MS ms\n"
 "                         (default 10); a ring that fills up in between loses records,\n"
 "                         counted and reported as LOST\n"
+"      --handoff          the guest's own kprobe events take the trap probes over once\n"
+"                         its kprobes are up: the probes go to the kernel as\n"
+"                         kprobe_event= on the -append given to QEMU (launch mode,\n"
+"                         -kernel); each breakpoint goes when the guest enables them;\n"
+"                         the trace marks where ekprobe's own stream ends, the guest's\n"
+"                         trace has the rest (docs/handoff.md)\n"
+"      --no-handoff [GRP/]EVENT\n"
+"                         keep the probes so named on their host engine (shell globs;\n"
+"                         repeatable)\n"
 "  -v, --verbose          say more on standard error\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
@@ -123,6 +134,9 @@ struct options {
 	bool summary;
 	int timeout_ms;
 	char **qemu_argv;
+	bool handoff;
+	const char *no_handoff[MAX_ENGINE_CHOICES];
+	unsigned int nr_no_handoff;
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -264,6 +278,68 @@ static int parse_engine(struct options *o, char *arg)
 	return 0;
 }
 
+/* --no-handoff [GRP/]EVENT: as --engine's names (EVENT alone: in any group). */
+static bool kept_by_user(const struct options *o, const struct ekp_probe *p)
+{
+	char name[2 * EKP_MAX_NAME + 2];
+
+	snprintf(name, sizeof(name), "%s/%s", p->group, p->event);
+	for (unsigned int i = 0; i < o->nr_no_handoff; i++)
+		if (!fnmatch(o->no_handoff[i], strchr(o->no_handoff[i], '/') ? name : p->event, 0))
+			return true;
+	return false;
+}
+
+static void say_kept(void *opaque, const struct ekp_probe *p, const char *why)
+{
+	(void)opaque;
+	ekp_info("--handoff: %s/%s stays on its host engine: %s", p->group, p->event, why);
+}
+
+/* --handoff: which probes the guest's kprobe events take, checked before anything starts.
+ * Returns 0 or the exit status. */
+static int prepare_handoff(const struct options *o, const struct ekp_symtab *st,
+			   struct ekp_probe *const *pv, unsigned int n,
+			   const struct ekp_engine_set *engines, struct ekp_handoff *h)
+{
+	bool *eligible = calloc((size_t)n + 1, sizeof(*eligible));
+	struct ekp_handoff_config hc = {
+		.st = st, .probes = pv, .nr_probes = n, .eligible = eligible,
+		.qemu_argv = o->qemu_argv, .kept = say_kept,
+	};
+	int err;
+
+	if (!eligible) {
+		ekp_error("out of memory");
+		return 1;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		const char *engine = engines->engines[engines->owner[i]]->ops->name;
+
+		if (kept_by_user(o, pv[i]))
+			ekp_info("--handoff: %s/%s stays on its host engine (--no-handoff)",
+				 pv[i]->group, pv[i]->event);
+		else if (strcmp(engine, "trap"))
+			ekp_info("--handoff: %s/%s stays on the %s engine: a stock kernel's "
+				 "kprobe_event= takes trap probes over only (docs/handoff.md)",
+				 pv[i]->group, pv[i]->event, engine);
+		else
+			eligible[i] = true;
+	}
+	err = ekp_handoff_prepare(&hc, h);
+	free(eligible);
+	if (err) {
+		ekp_error("%s", ekp_errstr(err));
+		return err == -ENOMEM ? 1 : EXIT_USAGE;
+	}
+	if (!h->nr_handed)
+		ekp_warn("--handoff: no probe can be handed over; every probe stays on the host");
+	else
+		ekp_info("--handoff: %u probe%s go%s to the guest as kprobe_event=", h->nr_handed,
+			 h->nr_handed == 1 ? "" : "s", h->nr_handed == 1 ? "es" : "");
+	return 0;
+}
+
 static int add_probe_arg(struct options *o, bool file, const char *text)
 {
 	if (o->nr_probes == MAX_PROBE_ARGS)
@@ -330,7 +406,7 @@ static struct ekp_probe_list *read_probes(const struct options *o, const struct 
 int main(int argc, char **argv)
 {
 	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT, OPT_ENGINE,
-	       OPT_POLL_MS, OPT_ARCH, OPT_CONNECT };
+	       OPT_POLL_MS, OPT_ARCH, OPT_CONNECT, OPT_HANDOFF, OPT_NO_HANDOFF };
 	static const struct option longopts[] = {
 		{ "probe", required_argument, NULL, 'p' },
 		{ "probes", required_argument, NULL, OPT_PROBES },
@@ -345,6 +421,8 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "engine", required_argument, NULL, OPT_ENGINE },
 		{ "poll-ms", required_argument, NULL, OPT_POLL_MS },
+		{ "handoff", no_argument, NULL, OPT_HANDOFF },
+		{ "no-handoff", required_argument, NULL, OPT_NO_HANDOFF },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -363,6 +441,7 @@ int main(int argc, char **argv)
 	bool have_boot = false, may_relocate;
 	const char *kernel_image;
 	struct ekp_sink sink;
+	struct ekp_handoff handoff = { 0 };
 	int out = STDOUT_FILENO;
 	unsigned int n;
 	uint64_t v;
@@ -414,6 +493,15 @@ int main(int argc, char **argv)
 						   optarg);
 			o.poll_ms = (int)v;
 			break;
+		case OPT_HANDOFF: o.handoff = true; break;
+		case OPT_NO_HANDOFF:
+			if (o.nr_no_handoff == MAX_ENGINE_CHOICES)
+				return usage_error("more than %d --no-handoff options",
+						   MAX_ENGINE_CHOICES);
+			if (!*optarg || optarg[0] == '/' || optarg[strlen(optarg) - 1] == '/')
+				return usage_error("--no-handoff %s: expected [GRP/]EVENT", optarg);
+			o.no_handoff[o.nr_no_handoff++] = optarg;
+			break;
 		case 'v': ekp_verbose++; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("ekprobe-host %s\n", EKPROBE_VERSION); return 0;
@@ -427,6 +515,11 @@ int main(int argc, char **argv)
 	if (!o.qemu_argv == !o.vm)
 		return usage_error("%s", o.vm ? "give either --vm or a QEMU command after --, not both"
 					      : "no guest: give a QEMU command after --, or --vm");
+	if (o.nr_no_handoff && !o.handoff)
+		return usage_error("%s", "--no-handoff goes with --handoff");
+	if (o.handoff && o.vm)
+		return usage_error("%s", "--handoff hands the probes over on the kernel command line "
+				   "it gives QEMU: it needs launch mode (a QEMU command after --)");
 	if (o.qmp && !o.vm)
 		return usage_error("%s", "--qmp goes with --vm (in launch mode QMP is set up itself)");
 	if (o.qmp && o.vm_spec.kind == EKP_VM_LIBVIRT)
@@ -481,6 +574,11 @@ int main(int argc, char **argv)
 	/* Launch mode: nokaslr keeps it in place; attach mode cannot know. */
 	may_relocate = (ekp_symtab_relocatable(st) || (have_boot && boot.relocatable)) &&
 		       !(o.qemu_argv && append_nokaslr(o.qemu_argv));
+	if (o.handoff && may_relocate) {
+		usage_error("%s", "--handoff needs the kernel at its link-time address: a kernel "
+			    "KASLR may move is not supported yet; add nokaslr to -append");
+		goto out;
+	}
 	arch = guest_arch(&o, st, lv);
 	if (!arch) {
 		usage_error("%s", "cannot tell the guest's architecture from the symbols or the QEMU "
@@ -519,6 +617,7 @@ int main(int argc, char **argv)
 		.no_shared_ram = shared_ram_why(&o, lv),
 		.icount = has_arg(o.qemu_argv, "-icount"), .timeout_ms = o.timeout_ms,
 		.may_relocate = may_relocate,
+		.handoff = &handoff, /* filled in once the engines are planned */
 	};
 	struct ekp_plan_config pc = {
 		.env = &env, .dflt = o.engine, .choices = o.choices, .nr_choices = o.nr_choices,
@@ -532,6 +631,9 @@ int main(int argc, char **argv)
 		}
 		goto out;
 	}
+	if (o.handoff && (status = prepare_handoff(&o, st, pv, n, engines, &handoff)))
+		goto out;
+	status = EXIT_USAGE;
 	if (o.output && (out = open(o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
 		ekp_error("%s: %s", o.output, strerror(errno));
 		goto out;
@@ -542,6 +644,7 @@ int main(int argc, char **argv)
 		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm ? &o.vm_spec : NULL,
 		.qmp_path = o.qmp, .libvirt = lv, .timeout_ms = o.timeout_ms, .poll_ms = o.poll_ms,
 		.locate_kernel = may_relocate, .boot = have_boot ? &boot : NULL,
+		.handoff = o.handoff ? &handoff : NULL,
 	};
 	status = ekp_session_run(&cfg);
 	if (status < 0) {
@@ -555,6 +658,7 @@ int main(int argc, char **argv)
 	}
 out:
 	ekp_engines_free(engines);
+	ekp_handoff_free(&handoff);
 	free(pv);
 	ekp_symtab_free(st);
 	ekp_probe_list_free(probes);

@@ -82,6 +82,11 @@ struct session {
 	struct ekp_slide slide;
 	uint64_t entry_pa;      /* where its first instruction ran */
 	struct ekp_symtab *run_st; /* the running kernel's symbols, for the trace */
+	/* --handoff */
+	bool handed_over;
+	uint64_t handoff_ns;    /* guest run time of the handoff */
+	uint64_t *hits_at_handoff; /* per probe */
+	bool *handed;           /* per probe: handed over */
 };
 
 static uint64_t mono_ns(void)
@@ -106,6 +111,38 @@ static int emit_event(void *opaque, const struct ekp_event *ev)
 	struct session *s = opaque;
 
 	return ekp_sink_event(s->cfg->sink, ev);
+}
+
+/* --handoff: the guest's own kprobes took handed[] over now. */
+static int note_handoff(void *opaque, const bool *handed)
+{
+	struct session *s = opaque;
+	unsigned int n = s->cfg->nr_probes, nr = 0;
+	struct ekp_handoff_mark m = {
+		.ts_ns = guest_now_ns(s), .to = "the guest's own kprobe events (its trace)",
+		.probes = s->cfg->probes, .handed = handed, .nr_probes = n,
+	};
+
+	if (s->handed_over)
+		return ekp_err(EINVAL, "--handoff: a second handoff");
+	s->hits_at_handoff = calloc((size_t)n + 1, sizeof(*s->hits_at_handoff));
+	s->handed = calloc((size_t)n + 1, sizeof(*s->handed));
+	if (!s->hits_at_handoff || !s->handed)
+		return ekp_err(ENOMEM, "out of memory");
+	for (unsigned int i = 0; i < n; i++) {
+		const struct ekp_engine *e = s->set->engines[s->set->owner[i]];
+		struct ekp_probe_counts c;
+
+		e->ops->probe_stats(e, i, &c);
+		s->hits_at_handoff[i] = c.hits;
+		s->handed[i] = handed[i];
+		nr += handed[i];
+	}
+	s->handed_over = true;
+	s->handoff_ns = m.ts_ns;
+	ekp_info("handoff at %.6f s guest run time: the guest's own kprobe events hold %u "
+		 "probe%s from here on", (double)m.ts_ns / 1e9, nr, nr == 1 ? "" : "s");
+	return ekp_sink_handoff(s->cfg->sink, &m);
 }
 
 static int setup_signals(struct session *s)
@@ -517,7 +554,7 @@ static int arm(struct session *s)
 	struct ekp_engine_run run = {
 		.target = &s->target, .qemu_pid = s->launched ? s->qemu.pid : s->vm_pid,
 		.qemu_argv = s->launched ? s->argv.v : s->vm_argv, .emit = emit_event,
-		.guest_now_ns = guest_now_ns, .opaque = s,
+		.guest_now_ns = guest_now_ns, .handoff = note_handoff, .opaque = s,
 	};
 	char what[256] = "";
 	size_t used = 0;
@@ -929,7 +966,14 @@ static int write_summary(struct session *s)
 		stats[i].unmatched = c.pending;
 		stats[i].missed = c.missed;
 		sum.total_hits += c.hits;
+		if (s->handed_over && s->handed[i]) {
+			stats[i].handed_off = true;
+			stats[i].hits_before_handoff = s->hits_at_handoff[i];
+		}
 	}
+	sum.handoff = s->cfg->handoff && s->cfg->handoff->nr_handed;
+	sum.handed_over = s->handed_over;
+	sum.handoff_ns = s->handoff_ns;
 	for (unsigned int k = 0; k < s->set->nr; k++) {
 		const struct ekp_engine *e = s->set->engines[k];
 		struct ekp_run_counts c = { 0 };
@@ -1026,6 +1070,8 @@ static void teardown(struct session *s)
 	if (s->launched)
 		ekp_qemu_cleanup(&s->qemu);
 	ekp_qemu_argv_free(&s->argv);
+	free(s->hits_at_handoff);
+	free(s->handed);
 }
 
 int ekp_session_run(const struct ekp_session_config *cfg)

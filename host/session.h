@@ -41,6 +41,7 @@ struct ekp_session_config {
 	 */
 	bool locate_kernel;
 	const struct ekp_boot_info *boot;
+	const struct ekp_handoff *handoff; /* --handoff: what the guest takes over, or NULL */
 };
 
 /*

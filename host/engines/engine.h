@@ -40,6 +40,7 @@
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
 #include "host/event.h"
+#include "host/handoff/handoff.h"
 #include "host/vm/qemu_argv.h"
 #include "host/vm/target.h"
 #include "proto/rsp.h"
@@ -64,6 +65,9 @@ struct ekp_engine_env {
 	bool icount;     /* QEMU runs with -icount */
 	bool may_relocate; /* the kernel may run elsewhere than its link-time place (KASLR) */
 	int timeout_ms;  /* for each exchange with QEMU */
+	/* --handoff (stock kernel): the probes the guest's kprobe events take over, or NULL
+	 * (host/handoff/handoff.h; the trap engine carries it out). */
+	const struct ekp_handoff *handoff;
 };
 
 /* What an engine gets once the VM exists. */
@@ -76,6 +80,10 @@ struct ekp_engine_run {
 	int (*emit)(void *opaque, const struct ekp_event *ev);
 	/* Guest run time now, for engines that see the guest only while it is stopped. */
 	uint64_t (*guest_now_ns)(void *opaque);
+	/* --handoff: the guest's own probes took over handed[] (per probe) now (the VM is
+	 * stopped); the engine emits nothing more for them, except returns of frames entered
+	 * before. */
+	int (*handoff)(void *opaque, const bool *handed);
 	void *opaque;
 };
 

@@ -12,6 +12,15 @@
  * Return probes: at the entry the return address and the stack pointer after the return are
  * remembered, and a breakpoint goes on the return address (reference-counted); at that
  * breakpoint the frames whose stack pointer matches return their event.
+ *
+ * --handoff (host/handoff/handoff.h, docs/handoff.md): one more breakpoint, on the function
+ * whose call from the kernel's boot-time kprobe-event code marks the moment the guest's own
+ * kprobes go live. There the probes the guest takes over lose their entry breakpoints; the
+ * frames of return probes entered before still return through this engine.
+ *
+ * A breakpoint address can have several roles (a live entry site, a return site, the early
+ * sentinel, the handoff breakpoint): it is inserted with its first role and removed with its
+ * last (bp_needed()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +30,7 @@
 #include "host/engines/engine.h"
 #include "host/fetch/eval.h"
 #include "host/fetch/task.h"
+#include "host/log.h"
 
 #define SIGTRAP_NO 5
 #define MAX_PENDING 65536
@@ -66,9 +76,16 @@ struct trap_engine {
 	struct ekp_value *values;
 	struct ekp_regs regs;
 	uint64_t sentinel;      /* arch early_end_sym while alias breakpoints are armed, or 0 */
-	bool sentinel_inserted;
 	struct ekp_slide slide; /* how far the kernel moved (KASLR); zero until relocated */
 	uint64_t stops;
+	bool switch_armed;      /* --handoff: the handoff breakpoint is in */
+	bool handed_over;       /* --handoff: the guest holds handed[] now */
+	bool *handed;           /* --handoff: per probe, to the guest (less what it refused) */
+	unsigned int *order;    /* --handoff: the handed probes in kprobe_event= order */
+	unsigned int nr_order, nr_created; /* ... and how many the kernel has created */
+	bool create_armed;      /* --handoff: a breakpoint on the kernel's definition creation */
+	bool create_ret_armed;  /* ... and on the return of the current one, create_ret */
+	uint64_t create_ret;
 };
 
 struct site_ref {
@@ -173,7 +190,17 @@ static void trap_destroy(struct ekp_engine *base)
 	free(e->pend);
 	free(e->ps);
 	free(e->values);
+	free(e->handed);
+	free(e->order);
 	free(e);
+}
+
+/* --handoff: the kernel command line carries the probes the guest takes over. */
+static int trap_qemu_args(struct ekp_engine *base, struct ekp_qemu_argv *argv)
+{
+	struct trap_engine *e = (struct trap_engine *)base;
+
+	return ekp_handoff_qemu_args(e->env.handoff, argv);
 }
 
 static int insert_bp(struct trap_engine *e, uint64_t addr)
@@ -188,6 +215,22 @@ static int remove_bp(struct trap_engine *e, uint64_t addr)
 
 static struct trap_site *find_site(struct trap_engine *e, uint64_t pc);
 static struct ret_site *find_ret(struct trap_engine *e, uint64_t pc);
+
+static bool handing_off(const struct trap_engine *e)
+{
+	return e->env.handoff && e->env.handoff->nr_handed;
+}
+
+/* Whether some role still needs a breakpoint at addr. */
+static bool bp_needed(struct trap_engine *e, uint64_t addr)
+{
+	struct trap_site *s = find_site(e, addr);
+
+	return (s && s->inserted) || find_ret(e, addr) || (e->sentinel && e->sentinel == addr) ||
+	       (e->switch_armed && e->env.handoff->switch_addr == addr) ||
+	       (e->create_armed && e->env.handoff->create_addr == addr) ||
+	       (e->create_ret_armed && e->create_ret == addr);
+}
 
 /* Build the sites from the probes' addresses (and the slide) and insert them. */
 static int insert_all(struct trap_engine *e)
@@ -213,13 +256,44 @@ static int insert_all(struct trap_engine *e)
 
 		if (arch->kaslr && at >= arch->kaslr->image_start && at < arch->kaslr->image_end)
 			at += e->slide.virt;
-		if (!find_site(e, at)) {
+		if (!bp_needed(e, at)) {
 			err = insert_bp(e, at);
 			if (err)
 				return err;
-			e->sentinel_inserted = true;
 		}
 		e->sentinel = at;
+	}
+	return 0;
+}
+
+/* --handoff: the breakpoints that see the guest create its kprobe events and take over. */
+static int arm_handoff(struct trap_engine *e)
+{
+	const struct ekp_handoff *h = e->env.handoff;
+	int err;
+
+	e->handed = calloc((size_t)e->env.nr_probes + 1, sizeof(*e->handed));
+	e->order = calloc((size_t)e->env.nr_probes + 1, sizeof(*e->order));
+	if (!e->handed || !e->order)
+		return ekp_err(ENOMEM, "out of memory");
+	for (unsigned int i = 0; i < e->env.nr_probes && i < h->nr_probes; i++) {
+		e->handed[i] = h->handed[i];
+		if (h->handed[i])
+			e->order[e->nr_order++] = i;
+	}
+	if (!bp_needed(e, h->switch_addr)) {
+		err = insert_bp(e, h->switch_addr);
+		if (err)
+			return err;
+	}
+	e->switch_armed = true;
+	if (h->create_addr) {
+		if (!bp_needed(e, h->create_addr)) {
+			err = insert_bp(e, h->create_addr);
+			if (err)
+				return err;
+		}
+		e->create_armed = true;
 	}
 	return 0;
 }
@@ -227,9 +301,13 @@ static int insert_all(struct trap_engine *e)
 static int trap_arm(struct ekp_engine *base, const struct ekp_engine_run *run)
 {
 	struct trap_engine *e = (struct trap_engine *)base;
+	int err;
 
 	e->run = *run;
-	return insert_all(e);
+	err = insert_all(e);
+	if (!err && handing_off(e))
+		err = arm_handoff(e);
+	return err;
 }
 
 static int remove_sites(struct trap_engine *e);
@@ -245,6 +323,9 @@ static int trap_relocate(struct ekp_engine *base, const struct ekp_slide *slide)
 
 	if (e->nr_pend)
 		return ekp_err(EBUSY, "the kernel moved while return probes were pending");
+	if (handing_off(e))
+		return ekp_err(EOPNOTSUPP, "--handoff follows a kernel at its link-time address only "
+			       "(boot it with nokaslr)");
 	err = remove_sites(e);
 	if (err)
 		return err;
@@ -257,52 +338,51 @@ static int trap_relocate(struct ekp_engine *base, const struct ekp_slide *slide)
 	return insert_all(e);
 }
 
-/* The boot CPU runs in the kernel mapping now: remove the early alias breakpoints. Returns
- * whether a breakpoint is still at pc. */
-static int drop_aliases(struct trap_engine *e, uint64_t pc, bool *still_bp)
+/* The boot CPU runs in the kernel mapping now: remove the early alias breakpoints. */
+static int drop_aliases(struct trap_engine *e, uint64_t pc)
 {
 	int err;
 
 	for (unsigned int i = 0; i < e->nr_sites; i++) {
 		if (!e->sites[i].alias || !e->sites[i].inserted)
 			continue;
-		err = remove_bp(e, e->sites[i].addr);
-		if (err)
-			return err;
 		e->sites[i].inserted = false;
-	}
-	*still_bp = true;
-	if (e->sentinel_inserted && pc == e->sentinel && !find_ret(e, pc)) {
-		err = remove_bp(e, pc);
+		err = bp_needed(e, e->sites[i].addr) ? 0 : remove_bp(e, e->sites[i].addr);
 		if (err)
 			return err;
-		*still_bp = false;
 	}
 	e->sentinel = 0;
-	e->sentinel_inserted = false;
-	return 0;
+	return bp_needed(e, pc) ? 0 : remove_bp(e, pc);
+}
+
+/* Drop one role of the breakpoint at addr (its flag already cleared): the address goes with
+ * its last role. */
+static int drop_role(struct trap_engine *e, uint64_t addr)
+{
+	return bp_needed(e, addr) ? 0 : remove_bp(e, addr);
 }
 
 /* Take out the entry sites and the sentinel. */
 static int remove_sites(struct trap_engine *e)
 {
 	int first_err = 0, err;
+	uint64_t a;
 
 	for (unsigned int i = 0; i < e->nr_sites; i++) {
 		if (!e->sites[i].inserted)
 			continue;
-		err = remove_bp(e, e->sites[i].addr);
-		if (err && !first_err)
-			first_err = err;
 		e->sites[i].inserted = false;
-	}
-	if (e->sentinel && e->sentinel_inserted) {
-		err = remove_bp(e, e->sentinel);
+		err = drop_role(e, e->sites[i].addr);
 		if (err && !first_err)
 			first_err = err;
 	}
-	e->sentinel = 0;
-	e->sentinel_inserted = false;
+	if (e->sentinel) {
+		a = e->sentinel;
+		e->sentinel = 0;
+		err = drop_role(e, a);
+		if (err && !first_err)
+			first_err = err;
+	}
 	return first_err;
 }
 
@@ -310,13 +390,32 @@ static int trap_disarm(struct ekp_engine *base)
 {
 	struct trap_engine *e = (struct trap_engine *)base;
 	int first_err = remove_sites(e), err;
+	uint64_t a;
 
-	for (unsigned int i = 0; i < e->nr_rets; i++) {
-		err = remove_bp(e, e->rets[i].addr);
+	if (e->switch_armed) {
+		e->switch_armed = false;
+		err = drop_role(e, e->env.handoff->switch_addr);
 		if (err && !first_err)
 			first_err = err;
 	}
-	e->nr_rets = 0;
+	if (e->create_armed) {
+		e->create_armed = false;
+		err = drop_role(e, e->env.handoff->create_addr);
+		if (err && !first_err)
+			first_err = err;
+	}
+	if (e->create_ret_armed) {
+		e->create_ret_armed = false;
+		err = drop_role(e, e->create_ret);
+		if (err && !first_err)
+			first_err = err;
+	}
+	while (e->nr_rets) {
+		a = e->rets[--e->nr_rets].addr;
+		err = drop_role(e, a);
+		if (err && !first_err)
+			first_err = err;
+	}
 	return first_err;
 }
 
@@ -430,8 +529,8 @@ static int track_return(struct trap_engine *e, unsigned int idx)
 			e->rets = n;
 			e->cap_rets = cap;
 		}
-		/* A site that is also an entry site (or the sentinel) already has a breakpoint. */
-		if (!find_site(e, ret) && ret != e->sentinel) {
+		/* An address with another role already has a breakpoint. */
+		if (!bp_needed(e, ret)) {
 			err = insert_bp(e, ret);
 			if (err)
 				return err;
@@ -458,7 +557,7 @@ static int track_return(struct trap_engine *e, unsigned int idx)
 
 /* At a return site: emit the returns whose frame this is (matched by stack pointer). */
 static int handle_returns(struct trap_engine *e, struct ret_site *rs, int cpu,
-			  const struct ekp_task *task, bool *still_bp)
+			  const struct ekp_task *task)
 {
 	uint64_t pc = rs->addr, sp = e->regs.val[e->env.arch->sp_reg];
 	int err;
@@ -478,17 +577,136 @@ static int handle_returns(struct trap_engine *e, struct ret_site *rs, int cpu,
 		if (err)
 			return err;
 	}
-	*still_bp = true;
 	if (rs->refs == 0) {
-		if (!find_site(e, pc) && pc != e->sentinel) {
-			err = remove_bp(e, pc);
-			if (err)
-				return err;
-			*still_bp = false;
-		}
 		*rs = e->rets[--e->nr_rets];
+		if (!bp_needed(e, pc))
+			return remove_bp(e, pc);
 	}
 	return 0;
+}
+
+/* At a function's first instruction: where it returns to. */
+static int return_address(struct trap_engine *e, uint64_t *ret)
+{
+	const struct ekp_arch *arch = e->env.arch;
+	uint64_t sp = e->regs.val[arch->sp_reg];
+	uint8_t raw[8] = { 0 };
+	bool in_reg;
+	int reg, err;
+
+	*ret = 0;
+	reg = arch->return_addr_location(&in_reg);
+	if (in_reg) {
+		*ret = e->regs.val[reg];
+		return 0;
+	}
+	err = ekp_target_read_mem(e->run.target, sp, raw, arch->ptr_size);
+	if (err)
+		return ekp_err_prefix(err, "--handoff: reading the return address: ");
+	for (unsigned int i = 0; i < arch->ptr_size; i++)
+		*ret |= (uint64_t)raw[i] << (8 * i);
+	return 0;
+}
+
+/*
+ * --handoff: the kernel creates the kprobe_event= definitions one by one, in their order, from
+ * init_kprobe_trace(); each creation's result says whether the kernel took that probe. A
+ * probe it refused stays on this engine (its hits would otherwise be lost).
+ */
+static int on_create(struct trap_engine *e, uint64_t pc)
+{
+	const struct ekp_handoff *h = e->env.handoff;
+	uint64_t ret;
+	int err;
+
+	if (e->create_armed && pc == h->create_addr) {
+		err = return_address(e, &ret);
+		if (err)
+			return err;
+		if (ret < h->caller_lo || ret >= h->caller_hi || e->create_ret_armed)
+			return 0;
+		if (!bp_needed(e, ret)) {
+			err = insert_bp(e, ret);
+			if (err)
+				return err;
+		}
+		e->create_ret = ret;
+		e->create_ret_armed = true;
+	}
+	if (e->create_ret_armed && pc == e->create_ret) {
+		int32_t result = (int32_t)(uint32_t)e->regs.val[e->env.arch->retval_reg];
+		unsigned int k = e->nr_created++;
+
+		e->create_ret_armed = false;
+		err = drop_role(e, pc);
+		if (err)
+			return err;
+		if (result && k < e->nr_order) {
+			const struct ekp_probe *p = e->env.probes[e->order[k]];
+
+			e->handed[e->order[k]] = false;
+			ekp_warn("--handoff: the guest's kernel refused the kprobe_event= definition of "
+				 "%s/%s (error %d): it stays on the trap engine", p->group, p->event,
+				 result);
+		}
+	}
+	return 0;
+}
+
+/*
+ * --handoff: a stop on the handoff breakpoint. Called from the kernel's boot-time kprobe-event
+ * code, it is the moment the guest's kprobes go live: every site whose probes are all handed
+ * over loses its breakpoint, and the handoff breakpoint goes. Frames of return probes entered
+ * before keep their return breakpoints. Called from elsewhere: nothing to do.
+ */
+static int try_handoff(struct trap_engine *e)
+{
+	const struct ekp_handoff *h = e->env.handoff;
+	unsigned int nr = 0;
+	uint64_t ret;
+	int err;
+
+	err = return_address(e, &ret);
+	if (err)
+		return err;
+	if (ret < h->caller_lo || ret >= h->caller_hi)
+		return 0;
+	e->handed_over = true;
+	e->switch_armed = false;
+	if (e->create_armed) {
+		e->create_armed = false;
+		err = drop_role(e, h->create_addr);
+		if (err)
+			return err;
+	}
+	if (e->nr_created != e->nr_order)
+		ekp_warn("--handoff: the guest created %u kprobe_event= definitions, ekprobe gave it "
+			 "%u", e->nr_created, e->nr_order);
+	for (unsigned int i = 0; i < e->nr_sites; i++) {
+		struct trap_site *s = &e->sites[i];
+		bool all = true;
+
+		for (unsigned int k = 0; k < s->count; k++)
+			all = all && e->handed[e->site_probes[s->first + k]];
+		if (!all || !s->inserted)
+			continue;
+		s->inserted = false;
+		if (!bp_needed(e, s->addr)) {
+			err = remove_bp(e, s->addr);
+			if (err)
+				return err;
+		}
+	}
+	if (!bp_needed(e, h->switch_addr)) {
+		err = remove_bp(e, h->switch_addr);
+		if (err)
+			return err;
+	}
+	for (unsigned int i = 0; i < e->env.nr_probes; i++)
+		nr += e->handed[i];
+	if (!nr)
+		return 0; /* the kernel took none: everything stays here, no handoff */
+	return e->run.handoff ? e->run.handoff(e->run.opaque, e->handed) : 0;
 }
 
 static int stop_cpu(const struct rsp_stop *stop)
@@ -504,7 +722,7 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 	struct ekp_task task;
 	struct trap_site *site;
 	struct ret_site *rs;
-	bool still_bp = true;
+	bool took = false;
 	uint64_t pc;
 	int cpu = stop_cpu(stop), err;
 
@@ -514,18 +732,33 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 	if (err)
 		return err;
 	pc = e->regs.val[arch->pc_reg];
-	site = find_site(e, pc);
-	rs = find_ret(e, pc);
-	if (e->sentinel && pc == e->sentinel) {
-		e->stops++;
-		err = drop_aliases(e, pc, &still_bp);
+	if ((e->create_armed && pc == e->env.handoff->create_addr) ||
+	    (e->create_ret_armed && pc == e->create_ret)) {
+		took = true;
+		err = on_create(e, pc);
 		if (err)
 			return err;
-		if (!site && !rs)
-			return EKP_STOP_TAKEN | (still_bp ? EKP_STOP_ON_BREAKPOINT : 0);
 	}
-	if (!site && !rs)
-		return 0;
+	if (e->switch_armed && pc == e->env.handoff->switch_addr) {
+		took = true;
+		err = try_handoff(e);
+		if (err)
+			return err;
+	}
+	if (e->sentinel && pc == e->sentinel) {
+		took = true;
+		err = drop_aliases(e, pc);
+		if (err)
+			return err;
+	}
+	site = find_site(e, pc);
+	if (site && !site->inserted)
+		site = NULL; /* an alias dropped, or a site handed over */
+	rs = find_ret(e, pc);
+	if (!site && !rs) {
+		e->stops += took;
+		return took ? EKP_STOP_TAKEN | (bp_needed(e, pc) ? EKP_STOP_ON_BREAKPOINT : 0) : 0;
+	}
 	e->stops++;
 	if (site && site->alias && !alias_hit_is_kernel(e, site))
 		return EKP_STOP_TAKEN | EKP_STOP_ON_BREAKPOINT; /* not the kernel running there */
@@ -534,14 +767,15 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 		return err;
 	/* Returns first: a frame returns before the next call from its caller's code begins. */
 	if (rs) {
-		err = handle_returns(e, rs, cpu, &task, &still_bp);
+		err = handle_returns(e, rs, cpu, &task);
 		if (err)
 			return err;
-		still_bp = still_bp || site || find_ret(e, pc);
 	}
 	for (unsigned int i = 0; site && i < site->count; i++) {
 		unsigned int idx = e->site_probes[site->first + i];
 
+		if (e->handed_over && e->handed[idx])
+			continue; /* the guest's own kprobe has it */
 		if (e->env.probes[idx]->kind == EKP_PROBE_RETURN)
 			err = track_return(e, idx);
 		else
@@ -549,7 +783,7 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 		if (err)
 			return err;
 	}
-	return EKP_STOP_TAKEN | (still_bp ? EKP_STOP_ON_BREAKPOINT : 0);
+	return EKP_STOP_TAKEN | (bp_needed(e, pc) ? EKP_STOP_ON_BREAKPOINT : 0);
 }
 
 static void trap_probe_stats(const struct ekp_engine *base, unsigned int i,
@@ -577,6 +811,7 @@ const struct ekp_engine_ops ekp_engine_trap = {
 	.name = "trap",
 	.create = trap_create,
 	.plan = trap_plan,
+	.qemu_args = trap_qemu_args,
 	.arm = trap_arm,
 	.relocate = trap_relocate,
 	.on_stop = trap_on_stop,

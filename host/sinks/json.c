@@ -194,6 +194,34 @@ static json_t *counter(uint64_t v)
 	return json_integer((json_int_t)v);
 }
 
+/* {"handoff":{"ts_ns":N,"to":"...","probes":["GRP/EVENT",...]}} */
+int ekp_format_handoff_json(struct ekp_buf *out, const struct ekp_handoff_mark *m)
+{
+	json_t *o = json_object(), *w = json_object(), *probes = json_array();
+	int err = 0;
+
+	if (!o || !w || !probes) {
+		json_decref(o);
+		json_decref(w);
+		json_decref(probes);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < m->nr_probes; i++) {
+		char name[2 * EKP_MAX_NAME + 2];
+
+		if (!m->handed[i])
+			continue;
+		snprintf(name, sizeof(name), "%s/%s", m->probes[i]->group, m->probes[i]->event);
+		if (json_array_append_new(probes, json_string(name)))
+			err = -ENOMEM;
+	}
+	set(w, "ts_ns", counter(m->ts_ns), &err);
+	set(w, "to", json_string(m->to), &err);
+	set(w, "probes", probes, &err);
+	set(o, "handoff", w, &err);
+	return dump_line(out, o, err);
+}
+
 int ekp_format_summary_json(struct ekp_buf *out, const struct ekp_summary *s,
 			    const struct ekp_symtab *st)
 {
@@ -226,6 +254,10 @@ int ekp_format_summary_json(struct ekp_buf *out, const struct ekp_summary *s,
 		if (ps->probe->kind == EKP_PROBE_RETURN)
 			set(p, "pending", counter(ps->unmatched), &err);
 		set(p, "missed", counter(ps->missed), &err);
+		if (ps->handed_off) {
+			set(p, "handed_off", json_true(), &err);
+			set(p, "hits_before_handoff", counter(ps->hits_before_handoff), &err);
+		}
 		if (json_array_append_new(probes, p))
 			err = -ENOMEM;
 	}
@@ -240,6 +272,8 @@ int ekp_format_summary_json(struct ekp_buf *out, const struct ekp_summary *s,
 	set(w, "lost", counter(s->lost), &err);
 	set(w, "invalid", counter(s->invalid), &err);
 	set(w, "unknown_task", counter(s->unknown_task), &err);
+	if (s->handoff)
+		set(w, "handoff_ns", s->handed_over ? counter(s->handoff_ns) : json_null(), &err);
 	set(w, "end", escaped_string(s->end ? s->end : ""), &err);
 	if (s->kaslr) {
 		json_t *k = json_object();

@@ -110,7 +110,7 @@ static int write_pending(struct ekp_sink *s)
 
 /* Format one record at the end of pending; write when the chunk is full. */
 static int add_record(struct ekp_sink *s, const struct ekp_event *ev,
-		      const struct ekp_summary *sum)
+		      const struct ekp_summary *sum, const struct ekp_handoff_mark *mark)
 {
 	size_t start = s->pending.len, end;
 	int err;
@@ -120,6 +120,9 @@ static int add_record(struct ekp_sink *s, const struct ekp_event *ev,
 	if (ev)
 		err = s->format == EKP_FORMAT_JSON ? ekp_format_json(&s->pending, ev, s->st)
 						   : ekp_format_text(&s->pending, ev, s->st);
+	else if (mark)
+		err = s->format == EKP_FORMAT_JSON ? ekp_format_handoff_json(&s->pending, mark)
+						   : ekp_format_handoff_text(&s->pending, mark);
 	else
 		err = s->format == EKP_FORMAT_JSON ? ekp_format_summary_json(&s->pending, sum, s->st)
 						   : ekp_format_summary_text(&s->pending, sum, s->st);
@@ -127,7 +130,8 @@ static int add_record(struct ekp_sink *s, const struct ekp_event *ev,
 	err = err ?: ekp_buf_append(&s->ends, &end, sizeof(end));
 	if (err) {
 		s->pending.len = start; /* nothing of this record stays */
-		return ekp_err(-err, "formatting %s: %s", ev ? "an event" : "the summary",
+		return ekp_err(-err, "formatting %s: %s", ev ? "an event" :
+			       mark ? "the handoff" : "the summary",
 			       strerror(-err));
 	}
 	if (ev) {
@@ -146,7 +150,12 @@ void ekp_sink_set_symtab(struct ekp_sink *s, const struct ekp_symtab *st)
 
 int ekp_sink_event(struct ekp_sink *s, const struct ekp_event *ev)
 {
-	return add_record(s, ev, NULL);
+	return add_record(s, ev, NULL, NULL);
+}
+
+int ekp_sink_handoff(struct ekp_sink *s, const struct ekp_handoff_mark *m)
+{
+	return add_record(s, NULL, NULL, m);
 }
 
 int ekp_sink_summary(struct ekp_sink *s, const struct ekp_summary *sum)
@@ -155,7 +164,7 @@ int ekp_sink_summary(struct ekp_sink *s, const struct ekp_summary *sum)
 	int err;
 
 	mine.unknown_task = s->unknown_task;
-	err = add_record(s, NULL, &mine);
+	err = add_record(s, NULL, &mine, NULL);
 	return err ?: ekp_sink_flush(s);
 }
 

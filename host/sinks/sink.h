@@ -24,6 +24,9 @@ struct ekp_probe_stats {
 	uint64_t unmatched;  /* return probes: entries whose return was never seen */
 	uint64_t missed;     /* hits not recorded (return frames not tracked: maxactive, no free
 			      * instance), as kprobes' nmissed */
+	bool handed_off;     /* --handoff: the guest's own kprobe took it over */
+	uint64_t hits_before_handoff; /* host hits when it did (hits - this: returns of frames
+				       * entered before the handoff) */
 };
 
 struct ekp_summary {
@@ -39,6 +42,9 @@ struct ekp_summary {
 	uint64_t lost;       /* jump engine: records the guest dropped because its ring was full */
 	uint64_t invalid;    /* jump engine: records refused as invalid */
 	uint64_t unknown_task; /* events whose task could not be read; the sink fills it in */
+	bool handoff;        /* --handoff was asked for */
+	bool handed_over;    /* ... and happened, at handoff_ns (guest run time) */
+	uint64_t handoff_ns;
 	const char *end;     /* how the run ended: "guest exited (status 0)", "detached", ... */
 	bool kaslr;          /* the kernel was found moved at boot (KASLR): the slides below */
 	uint64_t virt_slide; /* added to link-time addresses in the kernel mapping */
@@ -46,7 +52,18 @@ struct ekp_summary {
 	uint64_t entry_phys; /* where its first instruction ran */
 };
 
+/* --handoff: where the host's own stream of some probes ends (docs/handoff.md). */
+struct ekp_handoff_mark {
+	uint64_t ts_ns;                  /* guest run time, same clock as events */
+	const char *to;                  /* what records them from here on */
+	struct ekp_probe *const *probes;
+	const bool *handed;              /* per probe: handed over now */
+	unsigned int nr_probes;
+};
+
 /* Pure formatting, unit-tested. */
+int ekp_format_handoff_text(struct ekp_buf *out, const struct ekp_handoff_mark *m);
+int ekp_format_handoff_json(struct ekp_buf *out, const struct ekp_handoff_mark *m);
 int ekp_format_text(struct ekp_buf *out, const struct ekp_event *ev, const struct ekp_symtab *st);
 int ekp_format_json(struct ekp_buf *out, const struct ekp_event *ev, const struct ekp_symtab *st);
 int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
@@ -99,6 +116,7 @@ int ekp_sink_event(struct ekp_sink *s, const struct ekp_event *ev);
 /* The symbols addresses are shown with from now on (the running kernel's, once KASLR's move
  * is known); st must stay valid while the sink uses it. */
 void ekp_sink_set_symtab(struct ekp_sink *s, const struct ekp_symtab *st);
+int ekp_sink_handoff(struct ekp_sink *s, const struct ekp_handoff_mark *m);
 /* Writes the summary (with the sink's own unknown_task count) and flushes. */
 int ekp_sink_summary(struct ekp_sink *s, const struct ekp_summary *sum);
 int ekp_sink_flush(struct ekp_sink *s);

@@ -48,6 +48,20 @@ int ekp_format_text(struct ekp_buf *out, const struct ekp_event *ev, const struc
 	return err ?: ekp_buf_printf(out, "\n");
 }
 
+/* "# handoff at 1.234567: ekprobe's stream of t/in t/out ends here ...". */
+int ekp_format_handoff_text(struct ekp_buf *out, const struct ekp_handoff_mark *m)
+{
+	int err;
+
+	err = ekp_buf_printf(out, "# handoff at %" PRIu64 ".%06" PRIu64 ": ekprobe's stream of",
+			     m->ts_ns / UINT64_C(1000000000), m->ts_ns / 1000 % 1000000);
+	for (unsigned int i = 0; !err && i < m->nr_probes; i++)
+		if (m->handed[i])
+			err = ekp_buf_printf(out, " %s/%s", m->probes[i]->group, m->probes[i]->event);
+	return err ?: ekp_buf_printf(out, " ends here (but for returns of frames entered "
+				     "before); from here on they are recorded by %s\n", m->to);
+}
+
 int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
 			    const struct ekp_symtab *st)
 {
@@ -70,6 +84,13 @@ int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
 		err = ekp_buf_printf(out, "# KASLR: virtual offset 0x%" PRIx64 ", physical offset 0x%"
 				     PRIx64 " (the kernel's first instruction at physical 0x%" PRIx64
 				     ")\n", s->virt_slide, s->phys_slide, s->entry_phys);
+	if (!err && s->handoff && s->handed_over)
+		err = ekp_buf_printf(out, "# handoff to the guest's own kprobes at %.6f s guest "
+				     "run time: later hits of the probes marked \"handed off\" are "
+				     "in the guest's trace\n", (double)s->handoff_ns / 1e9);
+	else if (!err && s->handoff)
+		err = ekp_buf_printf(out, "# handoff asked for but never happened (the guest did not "
+				     "enable its boot-time kprobe events): every hit is here\n");
 	if (!err && s->unknown_task)
 		err = ekp_buf_printf(out, "# %" PRIu64 " event%s with an unknown task (<...>-?)\n",
 				     s->unknown_task, s->unknown_task == 1 ? "" : "s");
@@ -88,6 +109,9 @@ int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
 			err = ekp_buf_printf(out, " (%" PRIu64 " entries still pending)", ps->unmatched);
 		if (!err && ps->missed)
 			err = ekp_buf_printf(out, " (%" PRIu64 " MISSED)", ps->missed);
+		if (!err && ps->handed_off)
+			err = ekp_buf_printf(out, " (handed off: %" PRIu64 " before the handoff)",
+					     ps->hits_before_handoff);
 		err = err ?: ekp_buf_printf(out, "\n");
 	}
 	return err;

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# --handoff on the stock path (docs/handoff.md): trap probes handed to the guest's own kprobe
+# events through kprobe_event= on the kernel command line. Two boots of the default kernel,
+# -smp 1 under -icount shift=5,sleep=off -rtc clock=vm (a boot repeats exactly, FIELD-NOTES 9):
+# without --handoff, and with it. The second run's host part (ekprobe's trace up to and after
+# its handoff mark) plus the guest's own part (the trace its /init prints when the command line
+# has ekprobe.dumptrace, guest/init.sh) must give the same events, names, values and order as
+# the first run: do_one_initcall entry (fn=%di:symbol) and return (ret=$retval:s32), and
+# run_init_process and free_initmem, which run only after the handoff. A probe kprobe_event=
+# cannot carry (a string immediate: its '"') stays on the host, on do_one_initcall too, and must
+# count the same in both runs. Then bad input: no kprobes or no kprobe events in
+# the kernel's symbols, attach mode, a -append that already has kprobe_event=: a clear error,
+# exit 2, and no QEMU started.
+. "$(dirname "$0")/lib.sh"
+
+probes=(-p 'p:t/in do_one_initcall fn=%di:symbol' -p 'r:t/out do_one_initcall ret=$retval:s32'
+	-p 'p:t/keep do_one_initcall tag=\"a,b"' -p 'p:t/rip run_init_process name=+0(%di):string'
+	-p 'p:t/fim free_initmem')
+# A probe the kernel refuses at boot though ekprobe takes it: a static call's call instruction
+# (6.1 check_kprobe_address_safe: static_call_text_reserved). ekprobe must see the refusal
+# (create_or_delete_trace_kprobe's result) and keep it on the trap engine.
+refused=$(python3 - "$VMLINUX" <<'EOF'
+import re, struct, subprocess, sys
+v = sys.argv[1]
+secs = []
+for line in subprocess.run(["readelf", "-SW", v], capture_output=True, text=True,
+                           check=True).stdout.splitlines():
+    m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)", line)
+    if m and int(m.group(3), 16):
+        secs.append((int(m.group(3), 16), int(m.group(4), 16), int(m.group(5), 16)))
+data = open(v, "rb").read()
+def read(a, n):
+    for sa, off, sz in secs:
+        if sa <= a and a + n <= sa + sz:
+            return data[off + a - sa:off + a - sa + n]
+syms, funcs = {}, {}
+for line in subprocess.run(["nm", "-S", v], capture_output=True, text=True,
+                           check=True).stdout.splitlines():
+    f = line.split()
+    if len(f) >= 3:
+        syms[f[-1]] = int(f[0], 16)
+    if len(f) == 4 and f[2] in "tT":
+        funcs[f[3]] = (int(f[0], 16), int(f[1], 16))
+fa, fs = funcs["__set_task_comm"]
+for a in range(syms["__start_static_call_sites"], syms["__stop_static_call_sites"], 8):
+    site = a + struct.unpack("<i", read(a, 4))[0]
+    if fa <= site < fa + fs:
+        print("__set_task_comm+0x%x" % (site - fa))
+        break
+EOF
+)
+if [ -z "$refused" ]; then
+	fail "no static call site in __set_task_comm in this kernel (the refused-probe case needs one)"
+	exit 1
+fi
+base=("${probes[@]}") # for the bad-input runs, whose System.map cannot check SYM+offs
+probes+=(-p "p:t/ref $refused")
+
+hits() { sed -n "s|^# *\([0-9]*\) *[a-z]* *$1 .*|\1|p" "$2"; } # hits EVENT FILE
+
+run() { # run NAME [ekprobe options...]
+	local name=$1; shift
+	# shellcheck disable=SC2046
+	"$EKPROBE" --engine trap --summary -o "$TMP/$name.txt" "$@" "${probes[@]}" \
+		-- $(qemu_cmd "$TMP/$name.console" -smp 1 -icount shift=5,sleep=off \
+			-rtc clock=vm,base=2024-01-01T00:00:00) \
+		-append "$APPEND ekprobe.dumptrace ekprobe.dmesg" 2>"$TMP/$name.err"
+}
+
+# "in fn=SYM+0xOFF" / "out ret=N" / "rip name=..." / "fim" lines from ekprobe's trace ...
+host_seq() { sed -n 's#.* t/\(in\|out\|rip\|fim\): ([^)]*)\(.*\)#\1\2#p' "$1"; }
+# ... and from the guest's trace, where symbols print as SYM+0xOFF/0xSIZE.
+guest_seq() {
+	tr -d '\r' < "$1" | sed -n '/^EKPROBE-TRACE-BEGIN/,/^EKPROBE-TRACE-END/p' |
+		sed -n 's#.* \(in\|out\|rip\|fim\): ([^)]*)\(.*\)#\1\2#p' | sed 's#\(+0x[0-9a-f]*\)/0x[0-9a-f]*#\1#g'
+}
+
+run plain
+check "without --handoff: exit 0" [ $? -eq 0 ]
+run handoff --handoff
+check "with --handoff: exit 0" [ $? -eq 0 ]
+
+check "the probe kprobe_event= cannot carry is said to stay, before the guest starts" \
+	grep -q "t/keep stays on its host engine: .*kprobe_event= cannot carry" "$TMP/handoff.err"
+check "ekprobe-host said the handoff happened" grep -q "^ekprobe-host: handoff at " "$TMP/handoff.err"
+check "the trace marks where ekprobe's stream of t/in t/out t/rip t/fim ends" \
+	grep -q "^# handoff at [0-9.]*: ekprobe's stream of t/in t/out t/rip t/fim ends here" \
+	"$TMP/handoff.txt"
+for ev in rip fim; do
+	check "t/$ev runs only after the handoff: counted, all of it in the guest's trace" \
+		test "$(hits "t/$ev" "$TMP/plain.txt")" -gt 0 -a "$(hits "t/$ev" "$TMP/handoff.txt")" = 0
+done
+check "the guest enabled its kprobe events (its trace holds t/in)" \
+	grep -q ' in: (do_one_initcall+0x0/' "$TMP/handoff.console"
+check "the kernel refused only t/ref ($refused), in its log" \
+	test "$(grep -c 'Failed to add event' "$TMP/handoff.console")" = 1 -a \
+	"$(grep -c "Failed to add event(-22): p:t/ref $refused" "$TMP/handoff.console")" = 1
+check "ekprobe saw the refusal and kept t/ref on the trap engine" \
+	grep -q "refused the kprobe_event= definition of t/ref (error -22): it stays on the trap" \
+	"$TMP/handoff.err"
+check "the handoff mark does not list t/ref" grep -q "^# handoff at .*t/fim ends here" "$TMP/handoff.txt"
+check "t/ref: not marked handed off in the summary" grep -q "^# *[0-9]* *trap *t/ref .*[0-9a-f]$" \
+	"$TMP/handoff.txt"
+p=$(hits t/ref "$TMP/plain.txt") h=$(hits t/ref "$TMP/handoff.txt")
+check "t/ref counts the same on the host with and without --handoff: $h == $p" \
+	test -n "$p" -a "$h" = "$p"
+check "the guest's trace lost nothing (entries-in-buffer equals entries-written)" \
+	grep -Eq '^# entries-in-buffer/entries-written: ([0-9]+)/\1 ' "$TMP/handoff.console"
+
+# The host's part ends at the handoff mark, but for the return of the frame that was running.
+host_seq "$TMP/handoff.txt" > "$TMP/host.seq"
+guest_seq "$TMP/handoff.console" > "$TMP/guest.seq"
+host_seq "$TMP/plain.txt" > "$TMP/plain.seq"
+after=$(sed -n '/^# handoff at /,$p' "$TMP/handoff.txt" | grep -c ' t/in: ')
+check "no t/in from ekprobe after the handoff mark ($after)" [ "$after" -eq 0 ]
+check "host and guest each hold a part ($(wc -l < "$TMP/host.seq") + $(wc -l < "$TMP/guest.seq"))" \
+	test -s "$TMP/host.seq" -a -s "$TMP/guest.seq"
+check "host part + guest part = the run without handoff ($(wc -l < "$TMP/plain.seq") events): same names, values, order" \
+	cmp -s <(cat "$TMP/host.seq" "$TMP/guest.seq") "$TMP/plain.seq"
+cat "$TMP/host.seq" "$TMP/guest.seq" | diff - "$TMP/plain.seq" | grep "^[<>]" | head -6
+for ev in in out rip fim; do
+	p=$(hits "t/$ev" "$TMP/plain.txt") h=$(hits "t/$ev" "$TMP/handoff.txt")
+	g=$(grep -c -E "^$ev( |$)" "$TMP/guest.seq")
+	check "t/$ev: host $h + guest $g = $p without handoff" test -n "$p" -a "$((h + g))" = "$p"
+done
+check "t/in: the summary gives the hits before the handoff" \
+	grep -q "t/in .*(handed off: [0-9]* before the handoff)" "$TMP/handoff.txt"
+p=$(hits t/keep "$TMP/plain.txt") h=$(hits t/keep "$TMP/handoff.txt")
+check "t/keep stayed on the host on the same site: $h == $p" test -n "$p" -a "$h" = "$p"
+
+# -smp 2, one boot (Debian's QEMU 7.2 cannot boot -smp 2 under -icount: t_jump_icount.sh), so
+# no comparison across boots: the guest's trace must be whole (with two vCPUs the kernel finds
+# sched_clock unstable and its late initcall switching the trace clock would empty the buffer,
+# unless --handoff's trace_clock=global), and host part + guest part must be whole initcalls:
+# "in" and "out" alternating, as many of each, the same count of in as t/keep's.
+# shellcheck disable=SC2046
+"$EKPROBE" --engine trap --handoff --summary -o "$TMP/smp2.txt" "${base[@]}" \
+	-- $(qemu_cmd "$TMP/smp2.console" -smp 2) -append "$APPEND ekprobe.dumptrace" 2>"$TMP/smp2.err"
+check "-smp 2 --handoff: exit 0" [ $? -eq 0 ]
+check "-smp 2: the guest's trace is whole (entries-in-buffer equals entries-written, > 1)" \
+	grep -Eq '^# entries-in-buffer/entries-written: ([0-9]{2,})/\1 ' "$TMP/smp2.console"
+{ host_seq "$TMP/smp2.txt"; guest_seq "$TMP/smp2.console"; } | cut -d' ' -f1 | grep -E '^(in|out)$' \
+	> "$TMP/smp2.seq"
+k=$(hits t/keep "$TMP/smp2.txt")
+check "-smp 2: host + guest = whole initcalls, in/out alternating, $k of each (t/keep's count)" \
+	cmp -s "$TMP/smp2.seq" <(for _ in $(seq "${k:-0}"); do echo in; echo out; done)
+check "-smp 2: both parts hold some" test -s "$TMP/smp2.seq" -a "$(guest_seq "$TMP/smp2.console" | wc -l)" -gt 0
+
+# Bad input: nothing starts. A kernel's symbols without kprobes, without kprobe events.
+bad() { # bad NAME EXPECTED-MESSAGE [ekprobe options...] (then the QEMU command is added)
+	local name=$1 msg=$2; shift 2
+	# shellcheck disable=SC2046
+	"$EKPROBE" --engine trap --handoff "$@" "${base[@]}" \
+		-- $(qemu_cmd "$TMP/$name.console") -append "$APPEND" >/dev/null 2>"$TMP/$name.err"
+	local rc=$?
+	check "$name: exit 2 ($rc)" [ $rc -eq 2 ]
+	check "$name: says '$msg'" grep -q -- "$msg" "$TMP/$name.err"
+	check "$name: QEMU never started (no console file)" [ ! -e "$TMP/$name.console" ]
+}
+grep -v -E ' (kprobe_boot_events_buf|init_kprobe_trace)$' "$SYSMAP" > "$TMP/no-kprobe-events.map"
+bad no-kprobe-events "the kernel has no kprobe events with kprobe_event= (CONFIG_KPROBE_EVENTS)" \
+	--symbols "$TMP/no-kprobe-events.map"
+grep -v -E ' register_kprobe$' "$SYSMAP" > "$TMP/no-kprobes.map"
+bad no-kprobes "the kernel has no kprobes (CONFIG_KPROBES)" --symbols "$TMP/no-kprobes.map"
+"$EKPROBE" --handoff "${probes[@]}" --vm unix:/nonexistent 2>"$TMP/attach.err"
+rc=$?
+check "attach mode: exit 2 ($rc)" [ $rc -eq 2 ]
+check "attach mode: says it needs launch mode" grep -q "needs launch mode" "$TMP/attach.err"
+# shellcheck disable=SC2046
+"$EKPROBE" --handoff --no-handoff 'out' "${probes[@]}" -- $(qemu_cmd "$TMP/twice.console") \
+	-append "$APPEND kprobe_event=p:x/y,do_one_initcall" >/dev/null 2>"$TMP/twice.err"
+rc=$?
+check "-append with its own kprobe_event=: exit 2 ($rc)" [ $rc -eq 2 ]
+check "-append with its own kprobe_event=: said" grep -q "already has one" "$TMP/twice.err"
+check "-append with its own kprobe_event=: QEMU never started" [ ! -e "$TMP/twice.console" ]
+check "--no-handoff out: t/out is said to stay on the host" \
+	grep -q "t/out stays on its host engine (--no-handoff)" "$TMP/twice.err"
+check "no QEMU left running" no_qemu_left
+
+exit $((failures > 0))
