@@ -59,7 +59,11 @@ static const char usage_text[] =
 "\n"
 "Output:\n"
 "  -o, --output FILE      write the trace to FILE instead of standard output\n"
-"      --format FMT       text (ftrace-like, the default) or json (one object a line)\n"
+"      --format FMT       text (ftrace-like, the default), json (one object a line),\n"
+"                         tracedat (trace-cmd's trace.dat: trace-cmd report, KernelShark)\n"
+"                         or perfetto (trace-event JSON: ui.perfetto.dev, speedscope)\n"
+"      --tee FORMAT=FILE  also write the trace to FILE in FORMAT (as --format takes),\n"
+"                         from the same run; repeatable (at most 8)\n"
 "      --summary          end with per-probe hit counts and run times\n"
 "\n"
 "Other:\n"
@@ -91,6 +95,7 @@ static const char usage_text[] =
 "usage or a bad probe (then no guest is started). Docs: docs/usage.md, docs/probes.md.\n";
 
 #define MAX_ENGINE_CHOICES 256
+#define MAX_TEES 8
 #define MAX_PROBE_ARGS 4096
 
 /* A -p spec or a --probes file, in command-line order (parsed once the arch is known). */
@@ -109,6 +114,8 @@ struct options {
 	const char *symbols, *output, *vm, *qmp, *arch;
 	struct ekp_vm_spec vm_spec;
 	enum ekp_format format;
+	struct { enum ekp_format format; const char *path; } tee[MAX_TEES];
+	unsigned int nr_tees;
 	bool summary;
 	int timeout_ms;
 	char **qemu_argv;
@@ -230,7 +237,7 @@ static struct ekp_probe_list *read_probes(const struct options *o, const struct 
 int main(int argc, char **argv)
 {
 	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT, OPT_ENGINE,
-	       OPT_POLL_MS, OPT_ARCH };
+	       OPT_POLL_MS, OPT_ARCH, OPT_TEE };
 	static const struct option longopts[] = {
 		{ "probe", required_argument, NULL, 'p' },
 		{ "probes", required_argument, NULL, OPT_PROBES },
@@ -240,6 +247,7 @@ int main(int argc, char **argv)
 		{ "qmp", required_argument, NULL, OPT_QMP },
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "tee", required_argument, NULL, OPT_TEE },
 		{ "summary", no_argument, NULL, OPT_SUMMARY },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "engine", required_argument, NULL, OPT_ENGINE },
@@ -257,8 +265,9 @@ int main(int argc, char **argv)
 	struct ekp_engine_set *engines = NULL;
 	struct ekp_symtab *st = NULL;
 	char *auto_symbols = NULL;
-	struct ekp_sink sink;
-	int out = STDOUT_FILENO;
+	struct ekp_sink sink, tees[MAX_TEES];
+	int out = STDOUT_FILENO, tee_fd[MAX_TEES];
+	unsigned int nr_tees = 0;
 	unsigned int n;
 	uint64_t v;
 	int c, err, status = EXIT_USAGE;
@@ -283,13 +292,24 @@ int main(int argc, char **argv)
 		case OPT_QMP: o.qmp = optarg; break;
 		case 'o': o.output = optarg; break;
 		case OPT_FORMAT:
-			if (!strcmp(optarg, "text"))
-				o.format = EKP_FORMAT_TEXT;
-			else if (!strcmp(optarg, "json"))
-				o.format = EKP_FORMAT_JSON;
-			else
-				return usage_error("--format %s: expected text or json", optarg);
+			if (ekp_format_by_name(optarg, &o.format))
+				return usage_error("--format %s: expected text, json, tracedat or "
+						   "perfetto", optarg);
 			break;
+		case OPT_TEE: {
+			char *eq = strchr(optarg, '=');
+
+			if (o.nr_tees == MAX_TEES)
+				return usage_error("more than %d --tee outputs", MAX_TEES);
+			if (!eq || eq == optarg || !eq[1])
+				return usage_error("--tee %s: expected FORMAT=FILE", optarg);
+			*eq = '\0';
+			if (ekp_format_by_name(optarg, &o.tee[o.nr_tees].format))
+				return usage_error("--tee %s: expected text, json, tracedat or perfetto",
+						   optarg);
+			o.tee[o.nr_tees++].path = eq + 1;
+			break;
+		}
 		case OPT_SUMMARY: o.summary = true; break;
 		case OPT_TIMEOUT:
 			if (ekp_parse_u64(optarg, 10, &v) || v == 0 || v > 3600000)
@@ -385,11 +405,33 @@ int main(int argc, char **argv)
 		}
 		goto out;
 	}
+	if (!o.output && o.format == EKP_FORMAT_TRACEDAT && isatty(STDOUT_FILENO)) {
+		usage_error("%s", "--format tracedat writes a binary file: give -o FILE");
+		goto out;
+	}
 	if (o.output && (out = open(o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
 		ekp_error("%s: %s", o.output, strerror(errno));
 		goto out;
 	}
 	ekp_sink_init(&sink, o.format, out, o.output, st);
+	for (struct ekp_sink *last = &sink; nr_tees < o.nr_tees; nr_tees++) {
+		tee_fd[nr_tees] = open(o.tee[nr_tees].path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				       0666);
+		if (tee_fd[nr_tees] < 0) {
+			ekp_error("%s: %s", o.tee[nr_tees].path, strerror(errno));
+			break;
+		}
+		ekp_sink_init(&tees[nr_tees], o.tee[nr_tees].format, tee_fd[nr_tees],
+			      o.tee[nr_tees].path, st);
+		last->also = &tees[nr_tees];
+		last = &tees[nr_tees];
+	}
+	err = nr_tees < o.nr_tees ? -EIO : ekp_sink_probes(&sink, pv, n);
+	if (err) {
+		if (nr_tees == o.nr_tees)
+			ekp_error("%s", ekp_errstr(err));
+		goto close_sinks;
+	}
 	struct ekp_session_config cfg = {
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .engines = engines,
 		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm ? &o.vm_spec : NULL,
@@ -400,10 +442,24 @@ int main(int argc, char **argv)
 		ekp_error("%s", ekp_errstr(status));
 		status = 1;
 	}
+	/* On every path: the formats that need the whole run complete their file. */
+	err = ekp_sink_finish(&sink);
+	if (err && status != 1) {
+		ekp_error("%s", ekp_errstr(err));
+		status = 1;
+	}
+close_sinks:
 	ekp_sink_fini(&sink);
 	if (o.output && close(out) && status == 0) {
 		ekp_error("%s: %s", o.output, strerror(errno));
 		status = 1;
+	}
+	for (unsigned int i = 0; i < nr_tees; i++) {
+		ekp_sink_fini(&tees[i]);
+		if (close(tee_fd[i]) && status == 0) {
+			ekp_error("%s: %s", o.tee[i].path, strerror(errno));
+			status = 1;
+		}
 	}
 out:
 	ekp_engines_free(engines);
