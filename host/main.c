@@ -23,6 +23,7 @@
 #include "host/probes/resolve.h"
 #include "host/session.h"
 #include "host/sinks/sink.h"
+#include "host/status.h"
 #include "host/vm/spec.h"
 
 #define EKPROBE_VERSION "0.1.0"
@@ -81,6 +82,9 @@ static const char usage_text[] =
 "      --poll-ms MS       read the jump engine's ring in guest memory every MS ms\n"
 "                         (default 10); a ring that fills up in between loses records,\n"
 "                         counted and reported as LOST\n"
+"      --no-status        no live status line (guest time, hits/s, boot phase, lost\n"
+"                         records), which is shown on standard error only when it is a\n"
+"                         terminal and the trace does not go to that terminal\n"
 "  -v, --verbose          say more on standard error\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
@@ -117,6 +121,7 @@ struct options {
 	struct { enum ekp_format format; const char *path; } tee[MAX_TEES];
 	unsigned int nr_tees;
 	bool summary;
+	bool no_status;
 	int timeout_ms;
 	char **qemu_argv;
 };
@@ -237,7 +242,7 @@ static struct ekp_probe_list *read_probes(const struct options *o, const struct 
 int main(int argc, char **argv)
 {
 	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT, OPT_ENGINE,
-	       OPT_POLL_MS, OPT_ARCH, OPT_TEE };
+	       OPT_POLL_MS, OPT_ARCH, OPT_TEE, OPT_NO_STATUS };
 	static const struct option longopts[] = {
 		{ "probe", required_argument, NULL, 'p' },
 		{ "probes", required_argument, NULL, OPT_PROBES },
@@ -248,6 +253,7 @@ int main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "tee", required_argument, NULL, OPT_TEE },
+		{ "no-status", no_argument, NULL, OPT_NO_STATUS },
 		{ "summary", no_argument, NULL, OPT_SUMMARY },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "engine", required_argument, NULL, OPT_ENGINE },
@@ -266,6 +272,8 @@ int main(int argc, char **argv)
 	struct ekp_symtab *st = NULL;
 	char *auto_symbols = NULL;
 	struct ekp_sink sink, tees[MAX_TEES];
+	struct ekp_status live;
+	bool with_status = false;
 	int out = STDOUT_FILENO, tee_fd[MAX_TEES];
 	unsigned int nr_tees = 0;
 	unsigned int n;
@@ -311,6 +319,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_SUMMARY: o.summary = true; break;
+		case OPT_NO_STATUS: o.no_status = true; break;
 		case OPT_TIMEOUT:
 			if (ekp_parse_u64(optarg, 10, &v) || v == 0 || v > 3600000)
 				return usage_error("--timeout %s: expected milliseconds, 1 to 3600000",
@@ -432,12 +441,25 @@ int main(int argc, char **argv)
 			ekp_error("%s", ekp_errstr(err));
 		goto close_sinks;
 	}
+	/* The status line, like perf record's: only on a terminal, never into a file or a pipe,
+	 * and not over a trace written to that same terminal. */
+	if (!o.no_status && isatty(STDERR_FILENO) && (o.output || !isatty(STDOUT_FILENO))) {
+		if (ekp_status_init(&live, STDERR_FILENO, st, pv, n)) {
+			ekp_error("out of memory");
+			status = 1;
+			goto close_sinks;
+		}
+		with_status = true;
+	}
 	struct ekp_session_config cfg = {
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .engines = engines,
 		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm ? &o.vm_spec : NULL,
 		.qmp_path = o.qmp, .timeout_ms = o.timeout_ms, .poll_ms = o.poll_ms,
+		.status = with_status ? &live : NULL,
 	};
 	status = ekp_session_run(&cfg);
+	if (with_status)
+		ekp_status_fini(&live);
 	if (status < 0) {
 		ekp_error("%s", ekp_errstr(status));
 		status = 1;

@@ -15,6 +15,7 @@
 #include "ekprobe/symbols.h"
 #include "host/engines/plan.h"
 #include "host/sinks/sink.h"
+#include "host/status.h"
 #include "host/vm/spec.h"
 
 struct ekp_session_config {
@@ -30,6 +31,7 @@ struct ekp_session_config {
 	const char *qmp_path;           /* attach mode, optional */
 	int timeout_ms;                 /* QEMU's start, each exchange, the whole shutdown */
 	int poll_ms;                    /* how often exit-less engines' records are read */
+	struct ekp_status *status;      /* the live status line, or NULL */
 };
 
 /*
