@@ -19,6 +19,7 @@
 #include "ekprobe/probe.h"
 #include "ekprobe/symbols.h"
 #include "host/engines/plan.h"
+#include "host/labs/trace.h"
 #include "host/log.h"
 #include "host/probes/resolve.h"
 #include "host/session.h"
@@ -31,6 +32,7 @@
 
 static const char usage_text[] =
 "Usage: ekprobe-host [OPTIONS] -- qemu-system-x86_64 [QEMU OPTIONS...]\n"
+"       ekprobe-host report|diff ...   the boot-analysis labs (report --help)\n"
 "       ekprobe-host [OPTIONS] --vm gdb:HOST:PORT|unix:PATH [--qmp PATH]\n"
 "\n"
 "Probe a Linux guest kernel from its very first instruction, from the hypervisor side.\n"
@@ -280,6 +282,9 @@ int main(int argc, char **argv)
 	uint64_t v;
 	int c, err, status = EXIT_USAGE;
 
+	/* The labs read JSON traces back: `ekprobe-host report ...`, `ekprobe-host diff ...`. */
+	if (argc > 1 && (!strcmp(argv[1], "report") || !strcmp(argv[1], "diff")))
+		return ekp_labs_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "+p:s:o:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':

@@ -4,8 +4,8 @@
 # Why each package is here: docs/dependencies.md.
 set -euo pipefail
 
-build_pkgs="gcc make pkg-config libelf-dev libcapstone-dev libjansson-dev libexpat1-dev zlib1g-dev"
-test_pkgs="libcmocka-dev clang libclang-rt-14-dev qemu-system-x86 python3 procps"
+build_pkgs="gcc make pkg-config libelf-dev libcapstone-dev libjansson-dev libexpat1-dev zlib1g-dev libtraceevent-dev"
+test_pkgs="libcmocka-dev clang libclang-rt-14-dev qemu-system-x86 python3 procps libtracecmd-dev trace-cmd chromium bsdutils"
 kernel_pkgs="linux-source-6.1 bc flex bison libelf-dev libssl-dev busybox-static cpio xz-utils gzip"
 bench_pkgs="gdb qemu-system-x86 bc python3"
 
