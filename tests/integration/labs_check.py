@@ -13,6 +13,8 @@ nothing here knows a boot's numbers in advance.
   labs_check.py initcalls JSONTRACE
       prints how many do_one_initcall calls the JSON trace has (entries of the probe that
       opens them, with or without their return).
+  labs_check.py serve DIR
+      an HTTP server for DIR on 127.0.0.1: prints its port, then serves until killed.
   labs_check.py painted PNG COLOUR...
       the screenshot decoded (8-bit RGB/RGBA, every PNG filter), and how many pixels have
       each colour (hex RRGGBB); fails unless every colour was painted.
@@ -259,6 +261,19 @@ def painted(path, colours):
         fail('a colour was not painted')
 
 
+def serve(d):
+    import functools
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                          functools.partial(Quiet, directory=d))
+    print(srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == 'tracedat-vs-text':
@@ -269,6 +284,8 @@ def main():
         slowest(sys.argv[2])
     elif cmd == 'initcalls':
         initcalls(sys.argv[2])
+    elif cmd == 'serve':
+        serve(sys.argv[2])
     elif cmd == 'painted':
         painted(sys.argv[2], sys.argv[3:])
     else:

@@ -5,7 +5,8 @@
 # boot A: the text trace with -o, the same run as trace.dat, Perfetto JSON and a JSON trace
 #   (--tee), standard error a pipe. `trace-cmd report` of the trace.dat matches the text event
 #   for event; the Perfetto JSON parses, its slices nest per thread and every do_one_initcall
-#   call is a slice with its return's duration; the HTML report renders in headless Chromium
+#   call is a slice with its return's duration, and speedscope (a trace viewer from npm) opens
+#   it in headless Chromium; the HTML report renders in headless Chromium
 #   and names the slowest initcall the JSON trace says; `diff A A` says "no change"; no status
 #   line in the pipe.
 # boot B: under script(1) (a terminal), the kernel command line with initcall_blacklist= of one
@@ -15,7 +16,7 @@
 check_py=$(dirname "$0")/labs_check.py
 probes=$top/guest/default.probes
 BLACKLISTED=pty_init # an initcall that does measurable work and that /init does not need
-for tool in trace-cmd chromium script python3; do
+for tool in trace-cmd chromium script python3 npm; do
 	command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh test)"
 done
 
@@ -34,6 +35,29 @@ check "trace-cmd report: the same events as the text output" \
 	python3 "$check_py" tracedat-vs-text "$TMP/a.report" "$TMP/a.txt"
 check "perfetto JSON: parses, nests, every initcall a slice with its return's duration" \
 	python3 "$check_py" perfetto "$TMP/a.perfetto.json" "$TMP/a.json"
+
+# A real trace viewer opens the Perfetto JSON: speedscope (npm), served over HTTP on the loopback
+# to headless Chromium; after the load, its toolbar names the process and thread of the
+# profile it shows, which come from the file's metadata events.
+if viewer=$("$top/scripts/speedscope.sh"); then
+	mkdir "$TMP/www" && cp -r "$viewer/." "$TMP/www/" && cp "$TMP/a.perfetto.json" "$TMP/www/boot.json"
+	exec 3< <(exec python3 "$check_py" serve "$TMP/www")
+	httpd=$!
+	read -r port <&3
+	url="http://127.0.0.1:$port/index.html#profileURL=http://127.0.0.1:$port/boot.json"
+	chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=10000 --dump-dom "$url" \
+		>"$TMP/speedscope.dom" 2>>"$TMP/chromium.err"
+	shown=$(grep -o 'guest kernel (pid 1), [^<"]* (tid [0-9]*)' "$TMP/speedscope.dom" | head -1)
+	echo "    speedscope shows: $shown"
+	check "speedscope opens the Perfetto JSON (its profile named from the file)" [ -n "$shown" ]
+	chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=10000 \
+		--window-size=1400,900 --screenshot="$TMP/a.speedscope.png" "$url" >>"$TMP/chromium.err" 2>&1
+	check "a screenshot of speedscope" [ -s "$TMP/a.speedscope.png" ]
+	kill "$httpd"
+	exec 3<&-
+else
+	fail "speedscope could not be fetched (scripts/speedscope.sh)"
+fi
 
 "$EKPROBE" report "$TMP/a.json" -o "$TMP/a.html"
 check "report: exit status 0" [ $? -eq 0 ]
