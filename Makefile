@@ -3,7 +3,7 @@
 
 CC      ?= cc
 CLANG   ?= clang
-PKGS    := libelf capstone jansson expat libvirt libvirt-qemu
+PKGS    := libelf capstone jansson expat libvirt libvirt-qemu libtraceevent
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -24,6 +24,10 @@ WITH_COMP := $(filter-out $(EKPROBE_WITHOUT),$(COMPRESSIONS))
 CPPFLAGS += $(foreach c,$(WITH_COMP),-DEKP_HAVE_$(shell echo $(c) | tr a-z A-Z))
 LDLIBS  += $(sort $(foreach c,$(WITH_COMP),$(lib_$(c))))
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# Unit tests also read trace.dat files back with trace-cmd's own library.
+TEST_PKGS := libtracecmd
+TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 # Everything but the daemon's main() goes into one static library that tests link against.
 LIB_SRCS  := $(sort $(wildcard lib/*.c proto/*.c arch/*.c arch/*/*.c host/*.c host/*/*.c))
@@ -74,11 +78,11 @@ $(B)/tools/%: tests/tools/%.c $(B)/libekprobe.a
 
 $(B)/tests/%: tests/unit/%.c tests/unit/helpers.c tests/unit/helpers.h $(B)/libekprobe.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< tests/unit/helpers.c $(B)/libekprobe.a $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(WARN) -o $@ $< tests/unit/helpers.c $(B)/libekprobe.a $(LDLIBS) $(TEST_LIBS) -lcmocka
 
 $(B)/asan-tests/%: tests/unit/%.c tests/unit/helpers.c tests/unit/helpers.h $(B)/libekprobe-asan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -o $@ $< tests/unit/helpers.c $(B)/libekprobe-asan.a $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -O1 -g $(SAN) $(WARN) -o $@ $< tests/unit/helpers.c $(B)/libekprobe-asan.a $(LDLIBS) $(TEST_LIBS) -lcmocka
 
 # Fuzz targets: libFuzzer with ASan+UBSan (clang). The library is compiled into each target.
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)

@@ -6,8 +6,19 @@
 
 int ekp_verbose;
 
+static void (*hook)(void *ctx);
+static void *hook_ctx;
+
+void ekp_log_set_hook(void (*before)(void *ctx), void *ctx)
+{
+	hook = before;
+	hook_ctx = ctx;
+}
+
 static void say(const char *level, const char *fmt, va_list ap)
 {
+	if (hook)
+		hook(hook_ctx);
 	fprintf(stderr, "ekprobe-host: %s", level);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);

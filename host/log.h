@@ -9,5 +9,7 @@ void ekp_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ekp_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* with -v */
 void ekp_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ekp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Called before every message is printed (the live status line takes itself off); NULL: none. */
+void ekp_log_set_hook(void (*before)(void *ctx), void *ctx);
 
 #endif

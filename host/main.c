@@ -21,11 +21,13 @@
 #include "ekprobe/symbols.h"
 #include "host/engines/plan.h"
 #include "host/handoff/handoff.h"
+#include "host/labs/trace.h"
 #include "host/log.h"
 #include "host/probes/resolve.h"
 #include "host/session.h"
 #include "host/sinks/sink.h"
 #include "host/vm/libvirt.h"
+#include "host/status.h"
 #include "host/vm/spec.h"
 
 #define EKPROBE_VERSION "0.1.0"
@@ -33,6 +35,7 @@
 
 static const char usage_text[] =
 "Usage: ekprobe-host [OPTIONS] -- qemu-system-x86_64 [QEMU OPTIONS...]\n"
+"       ekprobe-host report|diff ...   the boot-analysis labs (report --help)\n"
 "       ekprobe-host [OPTIONS] --vm gdb:HOST:PORT|unix:PATH [--qmp PATH]\n"
 "       ekprobe-host [OPTIONS] --vm libvirt:DOMAIN [--connect URI]\n"
 "\n"
@@ -70,7 +73,11 @@ static const char usage_text[] =
 "\n"
 "Output:\n"
 "  -o, --output FILE      write the trace to FILE instead of standard output\n"
-"      --format FMT       text (ftrace-like, the default) or json (one object a line)\n"
+"      --format FMT       text (ftrace-like, the default), json (one object a line),\n"
+"                         tracedat (trace-cmd's trace.dat: trace-cmd report, KernelShark)\n"
+"                         or perfetto (trace-event JSON: ui.perfetto.dev, speedscope)\n"
+"      --tee FORMAT=FILE  also write the trace to FILE in FORMAT (as --format takes),\n"
+"                         from the same run; repeatable (at most 8)\n"
 "      --summary          end with per-probe hit counts and run times\n"
 "\n"
 "Other:\n"
@@ -98,6 +105,9 @@ static const char usage_text[] =
 "      --no-handoff [GRP/]EVENT\n"
 "                         keep the probes so named on their host engine (shell globs;\n"
 "                         repeatable)\n"
+"      --no-status        no live status line (guest time, hits/s, boot phase, lost\n"
+"                         records), which is shown on standard error only when it is a\n"
+"                         terminal and the trace does not go to that terminal\n"
 "  -v, --verbose          say more on standard error\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
@@ -113,6 +123,7 @@ static const char usage_text[] =
 "Docs: docs/usage.md, docs/probes.md.\n";
 
 #define MAX_ENGINE_CHOICES 256
+#define MAX_TEES 8
 #define MAX_PROBE_ARGS 4096
 
 /* A -p spec or a --probes file, in command-line order (parsed once the arch is known). */
@@ -131,7 +142,10 @@ struct options {
 	const char *symbols, *output, *vm, *qmp, *arch, *connect;
 	struct ekp_vm_spec vm_spec;
 	enum ekp_format format;
+	struct { enum ekp_format format; const char *path; } tee[MAX_TEES];
+	unsigned int nr_tees;
 	bool summary;
+	bool no_status;
 	int timeout_ms;
 	char **qemu_argv;
 	bool handoff;
@@ -406,7 +420,8 @@ static struct ekp_probe_list *read_probes(const struct options *o, const struct 
 int main(int argc, char **argv)
 {
 	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT, OPT_ENGINE,
-	       OPT_POLL_MS, OPT_ARCH, OPT_CONNECT, OPT_HANDOFF, OPT_NO_HANDOFF };
+	       OPT_POLL_MS, OPT_ARCH, OPT_CONNECT, OPT_HANDOFF, OPT_NO_HANDOFF, OPT_TEE,
+	       OPT_NO_STATUS };
 	static const struct option longopts[] = {
 		{ "probe", required_argument, NULL, 'p' },
 		{ "probes", required_argument, NULL, OPT_PROBES },
@@ -417,6 +432,8 @@ int main(int argc, char **argv)
 		{ "connect", required_argument, NULL, OPT_CONNECT },
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "tee", required_argument, NULL, OPT_TEE },
+		{ "no-status", no_argument, NULL, OPT_NO_STATUS },
 		{ "summary", no_argument, NULL, OPT_SUMMARY },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "engine", required_argument, NULL, OPT_ENGINE },
@@ -440,13 +457,19 @@ int main(int argc, char **argv)
 	struct ekp_boot_info boot;
 	bool have_boot = false, may_relocate;
 	const char *kernel_image;
-	struct ekp_sink sink;
+	struct ekp_sink sink, tees[MAX_TEES];
 	struct ekp_handoff handoff = { 0 };
-	int out = STDOUT_FILENO;
+	struct ekp_status live;
+	bool with_status = false;
+	int out = STDOUT_FILENO, tee_fd[MAX_TEES];
+	unsigned int nr_tees = 0;
 	unsigned int n;
 	uint64_t v;
 	int c, err, status = EXIT_USAGE;
 
+	/* The labs read JSON traces back: `ekprobe-host report ...`, `ekprobe-host diff ...`. */
+	if (argc > 1 && (!strcmp(argv[1], "report") || !strcmp(argv[1], "diff")))
+		return ekp_labs_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "+p:s:o:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -468,14 +491,26 @@ int main(int argc, char **argv)
 		case OPT_CONNECT: o.connect = optarg; break;
 		case 'o': o.output = optarg; break;
 		case OPT_FORMAT:
-			if (!strcmp(optarg, "text"))
-				o.format = EKP_FORMAT_TEXT;
-			else if (!strcmp(optarg, "json"))
-				o.format = EKP_FORMAT_JSON;
-			else
-				return usage_error("--format %s: expected text or json", optarg);
+			if (ekp_format_by_name(optarg, &o.format))
+				return usage_error("--format %s: expected text, json, tracedat or "
+						   "perfetto", optarg);
 			break;
+		case OPT_TEE: {
+			char *eq = strchr(optarg, '=');
+
+			if (o.nr_tees == MAX_TEES)
+				return usage_error("more than %d --tee outputs", MAX_TEES);
+			if (!eq || eq == optarg || !eq[1])
+				return usage_error("--tee %s: expected FORMAT=FILE", optarg);
+			*eq = '\0';
+			if (ekp_format_by_name(optarg, &o.tee[o.nr_tees].format))
+				return usage_error("--tee %s: expected text, json, tracedat or perfetto",
+						   optarg);
+			o.tee[o.nr_tees++].path = eq + 1;
+			break;
+		}
 		case OPT_SUMMARY: o.summary = true; break;
+		case OPT_NO_STATUS: o.no_status = true; break;
 		case OPT_TIMEOUT:
 			if (ekp_parse_u64(optarg, 10, &v) || v == 0 || v > 3600000)
 				return usage_error("--timeout %s: expected milliseconds, 1 to 3600000",
@@ -634,27 +669,76 @@ int main(int argc, char **argv)
 	if (o.handoff && (status = prepare_handoff(&o, st, pv, n, engines, &handoff)))
 		goto out;
 	status = EXIT_USAGE;
+	if (!o.output && o.format == EKP_FORMAT_TRACEDAT && isatty(STDOUT_FILENO)) {
+		usage_error("%s", "--format tracedat writes a binary file: give -o FILE");
+		goto out;
+	}
 	if (o.output && (out = open(o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
 		ekp_error("%s: %s", o.output, strerror(errno));
 		goto out;
 	}
 	ekp_sink_init(&sink, o.format, out, o.output, st);
+	for (struct ekp_sink *last = &sink; nr_tees < o.nr_tees; nr_tees++) {
+		tee_fd[nr_tees] = open(o.tee[nr_tees].path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				       0666);
+		if (tee_fd[nr_tees] < 0) {
+			ekp_error("%s: %s", o.tee[nr_tees].path, strerror(errno));
+			break;
+		}
+		ekp_sink_init(&tees[nr_tees], o.tee[nr_tees].format, tee_fd[nr_tees],
+			      o.tee[nr_tees].path, st);
+		last->also = &tees[nr_tees];
+		last = &tees[nr_tees];
+	}
+	err = nr_tees < o.nr_tees ? -EIO : ekp_sink_probes(&sink, pv, n);
+	if (err) {
+		if (nr_tees == o.nr_tees)
+			ekp_error("%s", ekp_errstr(err));
+		goto close_sinks;
+	}
+	/* The status line, like perf record's: only on a terminal, never into a file or a pipe,
+	 * and not over a trace written to that same terminal. */
+	if (!o.no_status && isatty(STDERR_FILENO) && (o.output || !isatty(STDOUT_FILENO))) {
+		if (ekp_status_init(&live, STDERR_FILENO, st, pv, n)) {
+			ekp_error("out of memory");
+			status = 1;
+			goto close_sinks;
+		}
+		with_status = true;
+	}
 	struct ekp_session_config cfg = {
 		.arch = arch, .st = st, .probes = pv, .nr_probes = n, .engines = engines,
 		.sink = &sink, .summary = o.summary, .qemu_argv = o.qemu_argv, .vm = o.vm ? &o.vm_spec : NULL,
 		.qmp_path = o.qmp, .libvirt = lv, .timeout_ms = o.timeout_ms, .poll_ms = o.poll_ms,
 		.locate_kernel = may_relocate, .boot = have_boot ? &boot : NULL,
 		.handoff = o.handoff ? &handoff : NULL,
+		.status = with_status ? &live : NULL,
 	};
 	status = ekp_session_run(&cfg);
+	if (with_status)
+		ekp_status_fini(&live);
 	if (status < 0) {
 		ekp_error("%s", ekp_errstr(status));
 		status = 1;
 	}
+	/* On every path: the formats that need the whole run complete their file. */
+	err = ekp_sink_finish(&sink);
+	if (err && status != 1) {
+		ekp_error("%s", ekp_errstr(err));
+		status = 1;
+	}
+close_sinks:
 	ekp_sink_fini(&sink);
 	if (o.output && close(out) && status == 0) {
 		ekp_error("%s: %s", o.output, strerror(errno));
 		status = 1;
+	}
+	for (unsigned int i = 0; i < nr_tees; i++) {
+		ekp_sink_fini(&tees[i]);
+		if (close(tee_fd[i]) && status == 0) {
+			ekp_error("%s: %s", o.tee[i].path, strerror(errno));
+			status = 1;
+		}
 	}
 out:
 	ekp_engines_free(engines);

@@ -110,6 +110,8 @@ static int emit_event(void *opaque, const struct ekp_event *ev)
 {
 	struct session *s = opaque;
 
+	if (s->cfg->status)
+		ekp_status_event(s->cfg->status, ev);
 	return ekp_sink_event(s->cfg->sink, ev);
 }
 
@@ -845,6 +847,31 @@ static int take_stop(struct session *s, const struct rsp_stop *stop)
 	return err;
 }
 
+/*
+ * Between stops and polls: records the guest dropped go to the sink (the perfetto counter, the
+ * trace.dat page marks), and the live status line is redrawn.
+ */
+static int progress(struct session *s)
+{
+	uint64_t lost = 0, now = mono_ns(), guest;
+
+	for (unsigned int k = 0; k < s->set->nr; k++) {
+		const struct ekp_engine *e = s->set->engines[k];
+		struct ekp_run_counts c = { 0 };
+
+		if (e->ops->stats)
+			e->ops->stats(e, &c);
+		lost += c.lost;
+	}
+	guest = now - s->t_start > s->stopped_ns ? now - s->t_start - s->stopped_ns : 0;
+	if (s->cfg->status)
+		ekp_status_tick(s->cfg->status, guest, lost);
+	return lost ? ekp_sink_lost(s->cfg->sink, guest, lost) : 0;
+}
+
+/* How often the status line is redrawn while nothing else wakes the loop. */
+#define STATUS_POLL_MS 250
+
 /* Run the guest until it exits, a signal detached us, or an error. */
 static int run(struct session *s)
 {
@@ -852,6 +879,8 @@ static int run(struct session *s)
 	struct rsp_stop stop;
 	int err;
 
+	if (s->cfg->status && (poll_ms < 0 || poll_ms > STATUS_POLL_MS))
+		poll_ms = STATUS_POLL_MS;
 	s->t_start = mono_ns();
 	err = ekp_target_resume(&s->target);
 	if (err)
@@ -879,6 +908,7 @@ static int run(struct session *s)
 			return ekp_err(errno, "poll: %s", strerror(errno));
 		}
 		err = drain(s);
+		err = err ?: progress(s);
 		if (err)
 			return err;
 		if (p[1].revents & POLLIN) {
@@ -1095,6 +1125,14 @@ int ekp_session_run(const struct ekp_session_config *cfg)
 	}
 	if (s.t_start && !s.t_end)
 		s.t_end = mono_ns();
+	if (s.t_start) {
+		/* The last records the guest dropped; the status line goes before the summary. */
+		int perr = progress(&s);
+
+		err = err ? err : perr;
+		if (cfg->status)
+			ekp_status_clear(cfg->status);
+	}
 	for (unsigned int k = 0; k < s.set->nr; k++)
 		if (s.set->engines[k]->ops->report)
 			s.set->engines[k]->ops->report(s.set->engines[k]);

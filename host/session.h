@@ -18,6 +18,7 @@
 #include "host/engines/plan.h"
 #include "host/sinks/sink.h"
 #include "host/vm/libvirt.h"
+#include "host/status.h"
 #include "host/vm/spec.h"
 
 struct ekp_session_config {
@@ -42,6 +43,7 @@ struct ekp_session_config {
 	bool locate_kernel;
 	const struct ekp_boot_info *boot;
 	const struct ekp_handoff *handoff; /* --handoff: what the guest takes over, or NULL */
+	struct ekp_status *status;      /* the live status line, or NULL */
 };
 
 /*

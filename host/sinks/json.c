@@ -16,7 +16,7 @@
 
 #include "host/sinks/sink.h"
 
-static json_t *hex_string(uint64_t v)
+json_t *ekp_json_hex(uint64_t v)
 {
 	char buf[24];
 
@@ -32,14 +32,14 @@ static json_t *buf_string(struct ekp_buf *b, int err)
 	return j;
 }
 
-static json_t *escaped_string(const char *s)
+json_t *ekp_json_escaped(const char *s)
 {
 	struct ekp_buf b = { 0 };
 
 	return buf_string(&b, ekp_format_escaped(&b, s));
 }
 
-static json_t *sym_string(const struct ekp_symtab *st, uint64_t addr)
+json_t *ekp_json_sym(const struct ekp_symtab *st, uint64_t addr)
 {
 	struct ekp_buf b = { 0 };
 
@@ -60,19 +60,19 @@ static json_t *scalar(const struct ekp_type *t, uint64_t v, const struct ekp_sym
 	switch (t->base) {
 	case EKP_T_U:
 	case EKP_T_BITFIELD:
-		return v < (1ull << 53) ? json_integer((json_int_t)v) : hex_string(v);
+		return v < (1ull << 53) ? json_integer((json_int_t)v) : ekp_json_hex(v);
 	case EKP_T_S:
 		s = t->size >= 8 ? (int64_t)v : (int64_t)(v << (64 - 8 * t->size)) >> (64 - 8 * t->size);
 		return json_integer((json_int_t)s);
 	case EKP_T_SYMBOL:
-		return sym_string(st, v);
+		return ekp_json_sym(st, v);
 	default:
-		return hex_string(v);
+		return ekp_json_hex(v);
 	}
 }
 
-static json_t *value_json(const struct ekp_arg *arg, const struct ekp_value *v,
-			  const struct ekp_symtab *st)
+json_t *ekp_json_value(const struct ekp_arg *arg, const struct ekp_value *v,
+		      const struct ekp_symtab *st)
 {
 	const struct ekp_type *t = &arg->type;
 	json_t *arr;
@@ -80,7 +80,7 @@ static json_t *value_json(const struct ekp_arg *arg, const struct ekp_value *v,
 	if (v->err)
 		return json_null();
 	if (ekp_value_is_string(arg))
-		return escaped_string(v->str);
+		return ekp_json_escaped(v->str);
 	if (!t->array_len)
 		return scalar(t, v->u[0], st);
 	arr = json_array();
@@ -163,19 +163,19 @@ int ekp_format_json(struct ekp_buf *out, const struct ekp_event *ev, const struc
 	snprintf(name, sizeof(name), "%s/%s", p->group, p->event);
 	set(o, "probe", json_string(name), &err);
 	set(o, "kind", json_string(ev->kind == EKP_PROBE_RETURN ? "return" : "entry"), &err);
-	set(o, "addr", hex_string(ev->addr), &err);
-	set(o, "sym", sym_string(st, ev->addr), &err);
+	set(o, "addr", ekp_json_hex(ev->addr), &err);
+	set(o, "sym", ekp_json_sym(st, ev->addr), &err);
 	if (ev->kind == EKP_PROBE_RETURN) {
-		set(o, "ret_addr", hex_string(ev->ret_addr), &err);
-		set(o, "ret_sym", sym_string(st, ev->ret_addr), &err);
+		set(o, "ret_addr", ekp_json_hex(ev->ret_addr), &err);
+		set(o, "ret_sym", ekp_json_sym(st, ev->ret_addr), &err);
 	}
 	if (ev->hit_pc != ev->addr && ev->kind == EKP_PROBE_ENTRY)
-		set(o, "pc", hex_string(ev->hit_pc), &err);
+		set(o, "pc", ekp_json_hex(ev->hit_pc), &err);
 	set(o, "cpu", json_integer((json_int_t)ev->cpu), &err);
 	/* "ts_ns" goes here, between o and rest. */
 	set(rest, "engine", json_string(ev->engine), &err);
 	if (ev->task.known) {
-		set(rest, "comm", ev->task.idle ? json_string("<idle>") : escaped_string(ev->task.comm),
+		set(rest, "comm", ev->task.idle ? json_string("<idle>") : ekp_json_escaped(ev->task.comm),
 		    &err);
 		set(rest, "pid", json_integer(ev->task.idle ? 0 : ev->task.pid), &err);
 	} else {
@@ -183,7 +183,7 @@ int ekp_format_json(struct ekp_buf *out, const struct ekp_event *ev, const struc
 		set(rest, "pid", json_null(), &err);
 	}
 	for (unsigned int i = 0; i < ev->nr_values; i++)
-		set(args, p->args[i].name, value_json(&p->args[i], &ev->values[i], st), &err);
+		set(args, p->args[i].name, ekp_json_value(&p->args[i], &ev->values[i], st), &err);
 	set(rest, "args", args, &err);
 	return dump_line_u64(out, o, "ts_ns", ev->ts_ns, rest, err);
 }
@@ -247,8 +247,8 @@ int ekp_format_summary_json(struct ekp_buf *out, const struct ekp_summary *s,
 		set(p, "probe", json_string(name), &err);
 		set(p, "kind", json_string(ps->probe->kind == EKP_PROBE_RETURN ? "return" : "entry"),
 		    &err);
-		set(p, "addr", hex_string(ps->probe->addr), &err);
-		set(p, "sym", sym_string(st, ps->probe->addr), &err);
+		set(p, "addr", ekp_json_hex(ps->probe->addr), &err);
+		set(p, "sym", ekp_json_sym(st, ps->probe->addr), &err);
 		set(p, "engine", json_string(ps->engine ? ps->engine : "-"), &err);
 		set(p, "hits", counter(ps->hits), &err);
 		if (ps->probe->kind == EKP_PROBE_RETURN)
@@ -274,15 +274,15 @@ int ekp_format_summary_json(struct ekp_buf *out, const struct ekp_summary *s,
 	set(w, "unknown_task", counter(s->unknown_task), &err);
 	if (s->handoff)
 		set(w, "handoff_ns", s->handed_over ? counter(s->handoff_ns) : json_null(), &err);
-	set(w, "end", escaped_string(s->end ? s->end : ""), &err);
+	set(w, "end", ekp_json_escaped(s->end ? s->end : ""), &err);
 	if (s->kaslr) {
 		json_t *k = json_object();
 
 		if (!k)
 			err = -ENOMEM;
-		set(k, "virt_offset", hex_string(s->virt_slide), &err);
-		set(k, "phys_offset", hex_string(s->phys_slide), &err);
-		set(k, "entry_phys", hex_string(s->entry_phys), &err);
+		set(k, "virt_offset", ekp_json_hex(s->virt_slide), &err);
+		set(k, "phys_offset", ekp_json_hex(s->phys_slide), &err);
+		set(k, "entry_phys", ekp_json_hex(s->entry_phys), &err);
 		set(w, "kaslr", k, &err);
 	} else {
 		set(w, "kaslr", json_null(), &err);

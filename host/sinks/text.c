@@ -27,12 +27,13 @@ static int format_task(struct ekp_buf *out, const struct ekp_task *t)
 int ekp_format_text(struct ekp_buf *out, const struct ekp_event *ev, const struct ekp_symtab *st)
 {
 	const struct ekp_probe *p = ev->probe;
+	/* Microseconds rounded to the nearest, as ftrace (ns2usecs) and trace-cmd report show. */
+	uint64_t us = ev->ts_ns / 1000 + (ev->ts_ns % 1000 >= 500);
 	int err;
 
 	err = format_task(out, &ev->task);
 	err = err ?: ekp_buf_printf(out, " [%03u] %5" PRIu64 ".%06" PRIu64 ": %s/%s: (", ev->cpu,
-				    ev->ts_ns / UINT64_C(1000000000), ev->ts_ns / 1000 % 1000000,
-				    p->group, p->event);
+				    us / 1000000, us % 1000000, p->group, p->event);
 	if (ev->kind == EKP_PROBE_RETURN) {
 		err = err ?: ekp_format_sym(out, st, ev->ret_addr);
 		err = err ?: ekp_buf_printf(out, " <- ");

@@ -219,7 +219,7 @@ static void test_text_and_json_lines(void **state)
 		.task = { .known = true, .pid = 1, .comm = "swapper/0" }, .nr_values = 2, .values = v,
 	};
 	assert_int_equal(ekp_format_text(&b, &ev, NULL), 0);
-	assert_string_equal(b.data, "       swapper/0-1       [001]     1.234567: kprobes/ret: "
+	assert_string_equal(b.data, "       swapper/0-1       [001]     1.234568: kprobes/ret: "
 			    "(0xffffffff81001234 <- 0xffffffff81000cad) rv=-19 c=\"modprobe\"\n");
 	ekp_buf_reset(&b);
 	assert_int_equal(ekp_format_json(&b, &ev, NULL), 0);
@@ -420,7 +420,7 @@ static void test_unsigned_cpu_and_time(void **state)
 
 	(void)state;
 	assert_int_equal(ekp_format_text(&b, &ev, NULL), 0);
-	assert_non_null(strstr(b.data, " [2147483648] 18446744073.709551: g/e: "));
+	assert_non_null(strstr(b.data, " [2147483648] 18446744073.709552: g/e: "));
 	ekp_buf_reset(&b);
 	assert_int_equal(ekp_format_json(&b, &ev, NULL), 0);
 	assert_non_null(strstr(b.data, ",\"cpu\":2147483648,\"ts_ns\":18446744073709551615,"));
@@ -438,7 +438,7 @@ static void test_unsigned_cpu_and_time(void **state)
 	assert_non_null(strstr(b.data, ",\"cpu\":4294967295,\"ts_ns\":9223372036854775809,"));
 	ekp_buf_reset(&b);
 	assert_int_equal(ekp_format_text(&b, &ev, NULL), 0);
-	assert_non_null(strstr(b.data, " [4294967295] 9223372036.854775: g/e: "));
+	assert_non_null(strstr(b.data, " [4294967295] 9223372036.854776: g/e: "));
 	ekp_buf_free(&b);
 	ekp_probe_free(p);
 }
