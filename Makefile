@@ -11,6 +11,7 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Everything but the daemon's main() goes into one static library that tests link against.
+# plugin/ is not in it: it is the QEMU TCG plugin, a shared object loaded into QEMU.
 LIB_SRCS  := $(sort $(wildcard lib/*.c proto/*.c arch/*.c arch/*/*.c host/*.c host/*/*.c))
 LIB_SRCS  := $(filter-out host/main.c,$(LIB_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -24,10 +25,10 @@ ASAN_UNITS:= $(UNIT_SRCS:tests/unit/%.c=$(B)/asan-tests/%)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 
 .PHONY: all deps test unit unit-asan fuzz-smoke fuzz integration demo bench kernel print-kernel clean \
-	check-layers
+	check-layers qemu print-qemu
 .DELETE_ON_ERROR:
 
-all: $(B)/ekprobe-host
+all: $(B)/ekprobe-host $(B)/ekprobe-tcg.so
 
 deps:
 	@scripts/deps.sh build
@@ -50,6 +51,14 @@ $(B)/libekprobe-asan.a: $(ASAN_OBJS)
 
 $(B)/ekprobe-host: $(B)/obj/host/main.o $(B)/libekprobe.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# The plugin engine's QEMU TCG plugin (plugin/): its QEMU API and GLib symbols are QEMU's own,
+# resolved when QEMU loads it.
+PLUGIN_SRCS := $(sort $(wildcard plugin/*.c))
+$(B)/ekprobe-tcg.so: $(PLUGIN_SRCS) $(wildcard plugin/*.h) include/ekprobe/abi.h include/ekprobe/abi_eval.h \
+		include/ekprobe/tcg.h
+	@mkdir -p $(B)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -shared -fPIC -fvisibility=hidden -o $@ $(PLUGIN_SRCS) -lpthread
 
 $(B)/tests/%: tests/unit/%.c tests/unit/helpers.c tests/unit/helpers.h $(B)/libekprobe.a
 	@mkdir -p $(dir $@)
@@ -81,6 +90,13 @@ fuzz: $(FUZZERS)
 
 kernel:
 	@scripts/kernel.sh build
+
+# A QEMU that loads the plugin (bookworm-backports' QEMU 10, unpacked into the cache).
+qemu:
+	@scripts/qemu.sh build
+
+print-qemu:
+	@scripts/qemu.sh print
 
 print-kernel:
 	@scripts/kernel.sh print

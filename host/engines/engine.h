@@ -60,6 +60,9 @@ struct ekp_engine_run {
 	int (*emit)(void *opaque, const struct ekp_event *ev);
 	/* Guest run time now, for engines that see the guest only while it is stopped. */
 	uint64_t (*guest_now_ns)(void *opaque);
+	/* Guest run time at host CLOCK_MONOTONIC instant mono_ns (an instant the guest ran,
+	 * before now): the time since the first resume, less the time held stopped before it. */
+	uint64_t (*guest_ns_at)(void *opaque, uint64_t mono_ns);
 	void *opaque;
 };
 
