@@ -116,6 +116,8 @@ check-layers:
 test:
 	@scripts/deps.sh test
 	@scripts/kernel.sh build
+	@EKPROBE_KERNEL_VARIANT=unpatched scripts/kernel.sh build
+	@scripts/qemu.sh build
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
@@ -133,6 +135,7 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@scripts/kernel.sh build
+	@scripts/qemu.sh build
 	@scripts/bench.sh
 
 clean:
