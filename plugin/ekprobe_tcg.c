@@ -209,17 +209,17 @@ static void read_task(struct vcpu *v, ekp_s32 *pid, char comm[EKP_ABI_COMM])
 	task = le(raw, 8);
 	if (!G.arch->kernel_addr(task))
 		return;
-	if (task == h->init_task) {
-		*pid = 0;
-		memcpy(comm, "swapper", 8);
-		return;
-	}
-	if (!h->have_task_fields || read_mem(v, task + h->pid_off, raw, 4))
-		return;
-	if (read_mem(v, task + h->comm_off, comm, EKP_ABI_COMM)) {
+	if (!h->have_task_fields || read_mem(v, task + h->pid_off, raw, 4) ||
+	    read_mem(v, task + h->comm_off, comm, EKP_ABI_COMM)) {
 		memset(comm, 0, EKP_ABI_COMM);
+		if (task == h->init_task) { /* its comm is known even unread */
+			*pid = 0;
+			memcpy(comm, "swapper", 8);
+		}
 		return;
 	}
+	if (task == h->init_task)
+		memset(raw, 0, 4);
 	comm[EKP_ABI_COMM - 1] = '\0';
 	*pid = (ekp_s32)le(raw, 4);
 	if (*pid < 0 || *pid >= EKP_TCG_PID_UNKNOWN) {
