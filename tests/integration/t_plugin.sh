@@ -54,6 +54,9 @@ for other in trap jump; do
 		cmp <(grep -o 'fn=[^ ]*' "$TMP/plugin.txt") <(grep -o 'fn=[^ ]*' "$TMP/$other.txt")
 	check "icount: same return values, plugin vs $other" \
 		cmp <(grep -o 'ret=[^ ]*' "$TMP/plugin.txt") <(grep -o 'ret=[^ ]*' "$TMP/$other.txt")
+	check "icount: same tasks (comm-pid) and CPUs, plugin vs $other" \
+		cmp <(grep -v '^#' "$TMP/plugin.txt" | awk '{ print $1, $2 }') \
+		    <(grep -v '^#' "$TMP/$other.txt" | awk '{ print $1, $2 }')
 done
 check "icount: two plugin boots give the same trace, timestamps included" \
 	cmp <(grep -v '^#' "$TMP/plugin.txt") <(grep -v '^#' "$TMP/plugin2.txt")
