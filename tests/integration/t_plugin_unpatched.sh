@@ -23,7 +23,8 @@ done < <(objdump -d --no-show-raw-insn --start-address="$base" --stop-address=$(
 	"$VMLINUX" | grep -E '^ *[0-9a-f]+:')
 [ "$later" != branch ] && [ -n "$later" ] || { fail "__alloc_pages: no later instruction in its first block"; exit 1; }
 
-probes=(-p 'p:p/alloc __alloc_pages' -p "p:t/alloc __alloc_pages+$later")
+probes=(-p 'p:p/alloc __alloc_pages' -p "p:t/alloc __alloc_pages+$later"
+	-p 'r:p/allocret __alloc_pages page=$retval')
 for e in p t; do
 	probes+=(-p "p:$e/su startup_64" -p "p:$e/sk start_kernel cmd=@boot_command_line:string"
 		-p "p:$e/sa setup_arch" -p "p:$e/in do_one_initcall fn=%di:symbol"
@@ -39,6 +40,8 @@ for ev in su sk sa in out ss ri alloc; do
 	check "$ev: plugin $p == trap $t" bash -c "[ -n '$p' ] && [ '$p' = '$t' ] && [ '$p' -gt 0 ]"
 done
 check "do_one_initcall: more than 100 calls" [ "$(hits p/in plugin)" -gt 100 ]
+check "__alloc_pages returns, on both vCPUs: $(hits p/allocret plugin) == calls $(hits p/alloc plugin)" \
+	bash -c "[ '$(hits p/allocret plugin)' = '$(hits p/alloc plugin)' ] && grep -q '\[000\] .*p/allocret' '$TMP/s2.txt' && grep -q '\[001\] .*p/allocret' '$TMP/s2.txt'"
 check "__alloc_pages: more than 1000 calls" [ "$(hits p/alloc plugin)" -gt 1000 ]
 for what in 'in:fn' 'out:ret' 'sk:cmd' 'ri:file'; do
 	ev=${what%%:*} arg=${what#*:}
