@@ -30,6 +30,7 @@ TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 # Everything but the daemon's main() goes into one static library that tests link against.
+# plugin/ is not in it: it is the QEMU TCG plugin, a shared object loaded into QEMU.
 LIB_SRCS  := $(sort $(wildcard lib/*.c proto/*.c arch/*.c arch/*/*.c host/*.c host/*/*.c))
 LIB_SRCS  := $(filter-out host/main.c,$(LIB_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -44,10 +45,10 @@ FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 TOOLS     := $(patsubst tests/tools/%.c,$(B)/tools/%,$(sort $(wildcard tests/tools/*.c)))
 
 .PHONY: all deps test unit unit-asan fuzz-smoke fuzz integration demo bench kernel print-kernel clean \
-	check-layers
+	check-layers qemu print-qemu
 .DELETE_ON_ERROR:
 
-all: $(B)/ekprobe-host $(TOOLS)
+all: $(B)/ekprobe-host $(B)/ekprobe-tcg.so $(TOOLS)
 
 deps:
 	@scripts/deps.sh build
@@ -75,6 +76,14 @@ $(B)/ekprobe-host: $(B)/obj/host/main.o $(B)/libekprobe.a
 $(B)/tools/%: tests/tools/%.c $(B)/libekprobe.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(B)/libekprobe.a $(LDLIBS) -lpthread
+
+# The plugin engine's QEMU TCG plugin (plugin/): its QEMU API and GLib symbols are QEMU's own,
+# resolved when QEMU loads it.
+PLUGIN_SRCS := $(sort $(wildcard plugin/*.c))
+$(B)/ekprobe-tcg.so: $(PLUGIN_SRCS) $(wildcard plugin/*.h) include/ekprobe/abi.h include/ekprobe/abi_eval.h \
+		include/ekprobe/tcg.h
+	@mkdir -p $(B)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -shared -fPIC -fvisibility=hidden -o $@ $(PLUGIN_SRCS) -lpthread
 
 $(B)/tests/%: tests/unit/%.c tests/unit/helpers.c tests/unit/helpers.h $(B)/libekprobe.a
 	@mkdir -p $(dir $@)
@@ -107,6 +116,13 @@ fuzz: $(FUZZERS)
 kernel:
 	@scripts/kernel.sh build
 
+# A QEMU that loads the plugin (bookworm-backports' QEMU 10, unpacked into the cache).
+qemu:
+	@scripts/qemu.sh build
+
+print-qemu:
+	@scripts/qemu.sh print
+
 print-kernel:
 	@scripts/kernel.sh print
 
@@ -125,6 +141,8 @@ check-layers:
 test:
 	@scripts/deps.sh test
 	@scripts/kernel.sh build
+	@EKPROBE_KERNEL_VARIANT=unpatched scripts/kernel.sh build
+	@scripts/qemu.sh build
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
@@ -143,6 +161,7 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@scripts/kernel.sh build
+	@scripts/qemu.sh build
 	@scripts/bench.sh
 
 clean:

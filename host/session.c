@@ -106,6 +106,25 @@ static uint64_t guest_now_ns(void *opaque)
 	return s->stop_began - s->t_start - s->stopped_ns;
 }
 
+/*
+ * Guest run time at a host instant the guest ran: stops end in order, and an exit-less
+ * engine's records are drained at every stop before it ends, so the stops that count are the
+ * ones completed (stopped_ns); an instant inside the current stop (a single-step off a
+ * breakpoint) counts as the stop's beginning.
+ */
+static uint64_t guest_ns_at(void *opaque, uint64_t mono)
+{
+	struct session *s = opaque;
+	uint64_t t;
+
+	if (!s->t_start || mono < s->t_start)
+		return 0;
+	if (!s->running && s->stop_began >= s->t_start && mono > s->stop_began)
+		mono = s->stop_began;
+	t = mono - s->t_start;
+	return t > s->stopped_ns ? t - s->stopped_ns : 0;
+}
+
 static int emit_event(void *opaque, const struct ekp_event *ev)
 {
 	struct session *s = opaque;
@@ -556,7 +575,8 @@ static int arm(struct session *s)
 	struct ekp_engine_run run = {
 		.target = &s->target, .qemu_pid = s->launched ? s->qemu.pid : s->vm_pid,
 		.qemu_argv = s->launched ? s->argv.v : s->vm_argv, .emit = emit_event,
-		.guest_now_ns = guest_now_ns, .handoff = note_handoff, .opaque = s,
+		.guest_now_ns = guest_now_ns, .handoff = note_handoff,
+		.guest_ns_at = guest_ns_at, .opaque = s,
 	};
 	char what[256] = "";
 	size_t used = 0;

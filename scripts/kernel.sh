@@ -7,6 +7,8 @@
 # The result is cached outside the clone, keyed by everything that goes into it (source
 # package version, build recipe, fragment, patches, ABI headers, /init), so a second run reuses
 # it. The cache directory also holds the abi.h and abi_eval.h the kernel was built with.
+# EKPROBE_KERNEL_VARIANT=unpatched builds the same kernel without the ekprobe guest patch (and
+# without CONFIG_EKPROBE_GUEST), cached under its own key: the plugin engine's tests run on it.
 #   scripts/kernel.sh build   build if needed, print progress on stderr
 #   scripts/kernel.sh print   print BZIMAGE=, VMLINUX=, INITRD= (building first if needed)
 set -euo pipefail
@@ -19,11 +21,21 @@ guest=$here/guest/linux-6.1
 # Bump when the build steps below change what they produce (the script text itself is not
 # hashed, so comments and messages can change without a rebuild).
 recipe=4
+variant=${EKPROBE_KERNEL_VARIANT:-default}
+case "$variant" in default|unpatched) ;; *) echo "kernel.sh: unknown variant '$variant'" >&2; exit 2 ;; esac
+fragment=$guest/ekprobe.config
+patches=("$guest"/patches/*.patch)
+if [ "$variant" = unpatched ]; then
+	patches=()
+	fragment=$(mktemp); trap 'rm -f "$fragment"' EXIT
+	grep -v '^CONFIG_EKPROBE_GUEST=' "$guest/ekprobe.config" > "$fragment"
+fi
 src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 key=$( {
 	echo "linux-source-6.1 $src_version recipe $recipe"
-	cat "$guest/ekprobe.config" "$here/guest/init.sh"
-	for p in "$guest"/patches/*.patch; do [ -e "$p" ] && { basename "$p"; cat "$p"; }; done
+	[ "$variant" = default ] || echo "variant $variant"
+	cat "$fragment" "$here/guest/init.sh"
+	for p in "${patches[@]}"; do [ -e "$p" ] && { basename "$p"; cat "$p"; }; done
 	echo "abi.h"; cat "$here/include/ekprobe/abi.h"
 	echo "abi_eval.h"; cat "$here/include/ekprobe/abi_eval.h"
 } | sha256sum | cut -c1-16)
@@ -46,7 +58,7 @@ build() {
 	echo "ekprobe: unpacking sources..." >&2
 	tar -C "$work" -xf /usr/src/linux-source-6.1.tar.xz
 	local ksrc=$work/linux-source-6.1
-	for p in "$guest"/patches/*.patch; do
+	for p in "${patches[@]}"; do
 		[ -e "$p" ] || continue
 		echo "ekprobe: applying $(basename "$p")" >&2
 		patch -d "$ksrc" -p1 --forward --batch < "$p" >&2
@@ -57,14 +69,14 @@ build() {
 	cp "$here/include/ekprobe/abi_eval.h" "$ksrc/include/linux/ekprobe_abi_eval.h"
 	echo "ekprobe: configuring (tinyconfig + guest/linux-6.1/ekprobe.config)..." >&2
 	make -C "$ksrc" -s tinyconfig >&2
-	"$ksrc/scripts/kconfig/merge_config.sh" -m -O "$ksrc" "$ksrc/.config" "$guest/ekprobe.config" >/dev/null
+	"$ksrc/scripts/kconfig/merge_config.sh" -m -O "$ksrc" "$ksrc/.config" "$fragment" >/dev/null
 	make -C "$ksrc" -s olddefconfig >&2
 	# Verify the fragment took: a dependency we did not satisfy silently drops an option.
 	local missing=0
 	while IFS= read -r line; do
 		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
 		grep -qx "$line" "$ksrc/.config" || { echo "ekprobe: config option not applied: $line" >&2; missing=1; }
-	done < "$guest/ekprobe.config"
+	done < "$fragment"
 	[ $missing -eq 0 ] || { echo "ekprobe: kernel config fragment did not apply" >&2; exit 1; }
 	echo "ekprobe: compiling bzImage with $(nproc) jobs (several minutes)..." >&2
 	local t0=$SECONDS

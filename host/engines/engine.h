@@ -84,6 +84,9 @@ struct ekp_engine_run {
 	 * stopped); the engine emits nothing more for them, except returns of frames entered
 	 * before. */
 	int (*handoff)(void *opaque, const bool *handed);
+	/* Guest run time at host CLOCK_MONOTONIC instant mono_ns (an instant the guest ran,
+	 * before now): the time since the first resume, less the time held stopped before it. */
+	uint64_t (*guest_ns_at)(void *opaque, uint64_t mono_ns);
 	void *opaque;
 };
 

@@ -198,6 +198,22 @@ int ekp_ring_expect(struct ekp_ring_reader *rd, uint32_t index, struct ekp_abi_p
 	return 0;
 }
 
+int ekp_ring_expect_word(struct ekp_ring_reader *rd, uint32_t index,
+			 const struct ekp_abi_probe *entry)
+{
+	struct expect *x;
+
+	if (index >= rd->cfg.max_probes || !entry->check)
+		return ekp_err(EINVAL, "probe-table index %u (of %u), check word 0x%llx", index,
+			       rd->cfg.max_probes, (unsigned long long)entry->check);
+	x = &rd->expect[index];
+	x->check = entry->check;
+	x->addr = entry->addr;
+	x->nr_values = entry->nr_values;
+	x->rec_flags = (entry->flags & EKP_PROBE_F_RETURN) ? EKP_REC_F_RETURN : 0;
+	return 0;
+}
+
 /*
  * Copy one record word by word. Acquire loads (plain moves on x86) keep every word read
  * before the seq re-check that follows, as a fence would (which ThreadSanitizer cannot see).

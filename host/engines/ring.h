@@ -27,7 +27,7 @@
 
 /* Bounds a descriptor may have (sanity, not ABI). */
 #define EKP_RING_MAX_RECORDS (1u << 20)
-#define EKP_RING_MAX_PROBES 4096u
+#define EKP_RING_MAX_PROBES 65536u /* the plugin engine's table (EKP_TCG_MAX_PROBES) */
 #define EKP_RING_MAX_CPUS ((uint32_t)EKP_ABI_MAX_CPUS) /* the most vCPUs any QEMU x86 machine takes */
 /* A guest TSC above this is refused: 2^62 ticks are 36 years at 4 GHz, and keep a nanosecond
  * conversion below 2^63 for any TSC rate from 0.5 GHz on. */
@@ -93,6 +93,14 @@ void ekp_ring_reader_free(struct ekp_ring_reader *rd);
  * refused. Records of an index never expected are refused. 0, or -EINVAL (index >= max_probes).
  */
 int ekp_ring_expect(struct ekp_ring_reader *rd, uint32_t index, struct ekp_abi_probe *entry);
+
+/*
+ * As ekp_ring_expect(), with the check word already in entry->check (non-zero): for one entry
+ * whose records come through several rings (the plugin engine's per-vCPU rings), each read by
+ * its own reader. 0, or -EINVAL (index >= max_probes, or a zero check word).
+ */
+int ekp_ring_expect_word(struct ekp_ring_reader *rd, uint32_t index,
+			 const struct ekp_abi_probe *entry);
 
 /*
  * The callback gets a private copy, validated (see the top of this file) and with comm

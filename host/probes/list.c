@@ -27,7 +27,72 @@ struct ekp_probe_list {
 	const struct ekp_arch *arch;
 	struct ekp_probe **v;
 	unsigned int n, cap;
+	/* GRP/EVENT -> index + 1 (0: empty), open addressing, rebuilt as it grows and after a
+	 * removal: finding a name costs the same with 10 probes or 10,000. */
+	unsigned int *names, names_cap;
 };
+
+static unsigned int name_hash(const char *group, const char *event)
+{
+	unsigned int h = 2166136261u;
+
+	for (const char *c = group; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (const char *c = event; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	return h;
+}
+
+static void names_put(struct ekp_probe_list *l, unsigned int i)
+{
+	unsigned int m = l->names_cap - 1, h = name_hash(l->v[i]->group, l->v[i]->event) & m;
+
+	while (l->names[h])
+		h = (h + 1) & m;
+	l->names[h] = i + 1;
+}
+
+/* The index table for the probes in v, with room for one more: 0, or -ENOMEM. */
+static int names_rebuild(struct ekp_probe_list *l, unsigned int need)
+{
+	unsigned int cap = 64;
+
+	while (cap < 2 * need)
+		cap *= 2;
+	if (cap != l->names_cap) {
+		unsigned int *n = calloc(cap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		free(l->names);
+		l->names = n;
+		l->names_cap = cap;
+	} else {
+		memset(l->names, 0, cap * sizeof(*l->names));
+	}
+	for (unsigned int i = 0; i < l->n; i++)
+		names_put(l, i);
+	return 0;
+}
+
+/* The probe named GRP/EVENT, or NULL. */
+static const struct ekp_probe *names_find(const struct ekp_probe_list *l, const char *group,
+					  const char *event)
+{
+	unsigned int m, h;
+
+	if (!l->names_cap)
+		return NULL;
+	m = l->names_cap - 1;
+	for (h = name_hash(group, event) & m; l->names[h]; h = (h + 1) & m) {
+		const struct ekp_probe *o = l->v[l->names[h] - 1];
+
+		if (!strcmp(o->group, group) && !strcmp(o->event, event))
+			return o;
+	}
+	return NULL;
+}
 
 struct ekp_probe_list *ekp_probe_list_new(const struct ekp_arch *arch)
 {
@@ -45,6 +110,7 @@ void ekp_probe_list_free(struct ekp_probe_list *l)
 	for (unsigned int i = 0; i < l->n; i++)
 		ekp_probe_free(l->v[i]);
 	free(l->v);
+	free(l->names);
 	free(l);
 }
 
@@ -86,6 +152,8 @@ static int do_delete(struct ekp_probe_list *l, const struct ekp_probe *d, const 
 		l->v[j++] = p;
 	}
 	l->n = j;
+	if (removed && names_rebuild(l, l->n + 1))
+		return ekp_err(ENOMEM, "%s:%u: out of memory", file, line);
 	if (!removed)
 		return ekp_err(ENOENT, "%s:%u:%u: no event '%s%s%s' to remove", file, line, col,
 			       d->group, d->group[0] ? "/" : "", d->event[0] ? d->event : "*");
@@ -130,11 +198,11 @@ int ekp_probe_list_add(struct ekp_probe_list *l, const char *text, const char *f
 		return ret;
 	}
 
-	for (unsigned int i = 0; i < l->n; i++) {
-		const struct ekp_probe *o = l->v[i];
+	{
+		const struct ekp_probe *o = names_find(l, p->group, p->event);
 
-		if (strcmp(o->group, p->group) || strcmp(o->event, p->event))
-			continue;
+		if (!o)
+			goto unique;
 		ret = ekp_err(EEXIST, "%s:%u:%u: event '%s/%s' already exists (%s:%u)", file, line,
 			      first_column(buf), p->group, p->event, o->file ? o->file : "?",
 			      o->line);
@@ -142,6 +210,7 @@ int ekp_probe_list_add(struct ekp_probe_list *l, const char *text, const char *f
 		free(buf);
 		return ret;
 	}
+unique:
 	free(buf);
 
 	p->file = strdup(file);
@@ -157,7 +226,10 @@ int ekp_probe_list_add(struct ekp_probe_list *l, const char *text, const char *f
 		l->v = v;
 		l->cap = cap;
 	}
+	if (2 * (l->n + 1) > l->names_cap && names_rebuild(l, l->n + 1))
+		goto nomem;
 	l->v[l->n++] = p;
+	names_put(l, l->n - 1);
 	return 0;
 nomem:
 	ekp_probe_free(p);

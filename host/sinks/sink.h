@@ -43,8 +43,8 @@ struct ekp_summary {
 	uint64_t stops;      /* VM stops the trap engine handled (hits, steps not counted) */
 	uint64_t round_trips; /* gdbstub request/reply exchanges while the guest ran (not arming) */
 	uint64_t resteps;    /* single-steps repeated because the PC stayed on a breakpoint */
-	uint64_t lost;       /* jump engine: records the guest dropped because its ring was full */
-	uint64_t invalid;    /* jump engine: records refused as invalid */
+	uint64_t lost;       /* exit-less engines: records dropped because a ring was full */
+	uint64_t invalid;    /* exit-less engines: records refused as invalid */
 	uint64_t unknown_task; /* events whose task could not be read; the sink fills it in */
 	bool handoff;        /* --handoff was asked for */
 	bool handed_over;    /* ... and happened, at handoff_ns (guest run time) */

@@ -79,7 +79,7 @@ int ekp_format_summary_text(struct ekp_buf *out, const struct ekp_summary *s,
 			     (double)s->stopped_ns / 1e9, s->stops, s->round_trips, s->resteps,
 			     s->resteps == 1 ? "" : "s");
 	if (!err && (s->lost || s->invalid))
-		err = ekp_buf_printf(out, "# jump engine: %" PRIu64 " records LOST (ring full), %" PRIu64
+		err = ekp_buf_printf(out, "# exit-less engines (jump, plugin): %" PRIu64 " records LOST (ring full), %" PRIu64
 				     " invalid records\n", s->lost, s->invalid);
 	if (!err && s->kaslr)
 		err = ekp_buf_printf(out, "# KASLR: virtual offset 0x%" PRIx64 ", physical offset 0x%"

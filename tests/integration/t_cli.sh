@@ -20,7 +20,7 @@ check "missing symbols file: exit 2 with the path" bash -c "[ $rc -eq 2 ] && gre
 check "--engine for a probe that does not exist: exit 2, names it" \
 	bash -c "[ $rc -eq 2 ] && grep -q 'no probe is named nosuch' '$TMP/err'"
 "$EKPROBE" --engine kprobes/p_start_kernel_0=fast -p 'p start_kernel' --vm unix:/x > /dev/null 2>"$TMP/err"; rc=$?
-check "--engine with a bad engine name: exit 2" bash -c "[ $rc -eq 2 ] && grep -q 'expected jump, trap, or auto' '$TMP/err'"
+check "--engine with a bad engine name: exit 2" bash -c "[ $rc -eq 2 ] && grep -q 'expected plugin, jump, trap, or auto' '$TMP/err'"
 "$EKPROBE" --poll-ms 0 -p 'p start_kernel' --vm unix:/x > /dev/null 2>"$TMP/err"; rc=$?
 check "--poll-ms 0: exit 2" [ "$rc" -eq 2 ]
 # A bad --vm spec is a usage error found before anything starts (it used to be found only on

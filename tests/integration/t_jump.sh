@@ -3,6 +3,9 @@
 # same counts as the trap engine under -icount, no hit lost on a hot function within one boot,
 # refused sites fall back to trap with the reason, ftrace keeps working, bytes restored on detach.
 . "$(dirname "$0")/lib.sh"
+# About the jump engine: on a QEMU that runs the plugin engine (t_qemu10.sh), auto must not
+# pick it, so it is made unavailable here (auto then says why, and goes on to jump or trap).
+export EKPROBE_TCG_PLUGIN=/nonexistent
 if ! grep -q ' ekprobe_desc$' "$SYSMAP"; then
 	fail "the default kernel has no ekprobe guest patch (ekprobe_desc missing)"
 	exit 1

@@ -12,6 +12,9 @@
 #   -L .../usr/share/qemu -audio none" tests/integration/t_jump_icount.sh 1 2
 # -rtc clock=vm keeps the guest's wall clock off the host's, so the boot repeats exactly.
 . "$(dirname "$0")/lib.sh"
+# About the jump engine: on a QEMU that runs the plugin engine (t_qemu10.sh), auto must not
+# pick it, so it is made unavailable here (auto then says why, and goes on to jump or trap).
+export EKPROBE_TCG_PLUGIN=/nonexistent
 if ! grep -q ' ekprobe_desc$' "$SYSMAP"; then
 	fail "the default kernel has no ekprobe guest patch (ekprobe_desc missing)"
 	exit 1

@@ -15,7 +15,7 @@ rc=$?
 check "exit 0 (records lost is not an error)" [ "$rc" -eq 0 ]
 size=$(sed -n 's/.*their ring holds \([0-9]*\) records.*/\1/p' "$TMP/ring.err")
 events=$(grep -vc '^#' "$TMP/ring.txt" || true)
-lost=$(sed -n 's/^# jump engine: \([0-9]*\) records LOST.*/\1/p' "$TMP/ring.txt")
+lost=$(sed -n 's/^# exit-less engines (jump, plugin): \([0-9]*\) records LOST.*/\1/p' "$TMP/ring.txt")
 echo "    ring of ${size:-?} records: $events events written, ${lost:-no} LOST reported"
 check "exactly a ring's worth of events came out" bash -c "[ -n '$size' ] && [ '$events' = '$size' ]"
 check "the summary counts the lost records" bash -c "[ -n '$lost' ] && [ '$lost' -gt 0 ]"

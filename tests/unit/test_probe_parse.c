@@ -749,6 +749,30 @@ static void test_list_errors(void **state __attribute__((unused)))
 	ekp_probe_list_free(l);
 }
 
+/* 20,000 names (the plugin engine's scale): every duplicate is still found, across the index's
+ * growth and after removals, and a removed name can be defined again. */
+static void test_list_many(void **state __attribute__((unused)))
+{
+	struct ekp_probe_list *l = ekp_probe_list_new(X);
+	char text[64];
+
+	for (unsigned int i = 0; i < 20000; i++) {
+		snprintf(text, sizeof(text), "p:g%u/e%u vfs_read", i % 7, i);
+		assert_int_equal(ekp_probe_list_add(l, text, "f", i + 1), 0);
+	}
+	for (unsigned int i = 0; i < 20000; i += 997) {
+		snprintf(text, sizeof(text), "r:g%u/e%u vfs_read", i % 7, i);
+		assert_int_equal(ekp_probe_list_add(l, text, "f", 1), -EEXIST);
+	}
+	assert_int_equal(ekp_probe_list_add(l, "-:g3/", "f", 1), 0);
+	assert_int_equal(ekp_probe_list_count(l), 20000 - 2857);
+	assert_int_equal(ekp_probe_list_add(l, "p:g3/e3 vfs_write", "f", 2), 0);
+	assert_int_equal(ekp_probe_list_add(l, "p:g3/e3 vfs_write", "f", 3), -EEXIST);
+	assert_int_equal(ekp_probe_list_add(l, "p:g4/e4 vfs_write", "f", 4), -EEXIST);
+	assert_string_equal(ekp_probe_list_get(l, 20000 - 2857)->event, "e3");
+	ekp_probe_list_free(l);
+}
+
 static void test_list_delete(void **state __attribute__((unused)))
 {
 	struct ekp_probe_list *l = ekp_probe_list_new(X);
@@ -1125,6 +1149,7 @@ int main(void)
 		cmocka_unit_test(test_list_basic),
 		cmocka_unit_test(test_list_errors),
 		cmocka_unit_test(test_list_delete),
+		cmocka_unit_test(test_list_many),
 		cmocka_unit_test(test_list_load),
 		cmocka_unit_test(test_load_nul),
 		cmocka_unit_test(test_load_limits),

@@ -714,6 +714,49 @@ static void test_concurrent_large_ring(void **state)
 	run_concurrent(256);
 }
 
+static int count_cb(void *opaque, const struct ekp_abi_record *r)
+{
+	(void)r;
+	(*(unsigned int *)opaque)++;
+	return 0;
+}
+
+/* One table entry read through two rings (the plugin engine's per-vCPU rings): the check word
+ * chosen for the first reader is the one the second expects; a zero word is refused. */
+static void test_expect_word_shared(void **state __attribute__((unused)))
+{
+	struct ekp_ring_config cfg = { .nr_records = 4, .max_probes = 2, .nr_cpus = 2 };
+	struct ekp_ring_reader *a, *b;
+	struct ekp_abi_probe entry = { .addr = 0xffffffff81000000ull, .nr_values = 0 };
+	size_t bytes = ekp_ring_bytes(4);
+	uint64_t *ring = calloc(1, bytes);
+	struct ekp_abi_record *rec = (struct ekp_abi_record *)((char *)ring +
+							      sizeof(struct ekp_abi_ring_hdr));
+	unsigned int n = 0;
+
+	assert_non_null(ring);
+	assert_int_equal(ekp_ring_reader_new(&cfg, &a), 0);
+	assert_int_equal(ekp_ring_reader_new(&cfg, &b), 0);
+	assert_int_equal(ekp_ring_expect(a, 1, &entry), 0);
+	assert_true(entry.check != 0);
+	assert_int_equal(ekp_ring_expect_word(b, 1, &entry), 0);
+	*rec = (struct ekp_abi_record){ .seq = 1, .check = entry.check, .probe = 1, .cpu = 1,
+					.tsc = 5, .ip = entry.addr };
+	assert_int_equal(ekp_ring_drain(b, ring, bytes, count_cb, &n), 1);
+	assert_int_equal(n, 1);
+	rec[1] = (struct ekp_abi_record){ .seq = 2, .check = entry.check + 1, .probe = 1, .cpu = 1,
+					  .tsc = 6, .ip = entry.addr };
+	assert_int_equal(ekp_ring_drain(b, ring, bytes, count_cb, &n), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(ekp_ring_stats(b)->bad_check, 1);
+	entry.check = 0;
+	assert_int_equal(ekp_ring_expect_word(b, 0, &entry), -EINVAL);
+	assert_int_equal(ekp_ring_expect_word(b, 2, &(struct ekp_abi_probe){ .check = 1 }), -EINVAL);
+	ekp_ring_reader_free(a);
+	ekp_ring_reader_free(b);
+	free(ring);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -723,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_drain_invalid_records),
 		cmocka_unit_test(test_drain_hostile),
 		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_expect_word_shared),
 		cmocka_unit_test(test_concurrent_small_ring),
 		cmocka_unit_test(test_concurrent_large_ring),
 	};
