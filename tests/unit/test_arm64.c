@@ -25,7 +25,7 @@ static const struct ekp_arch *A = &ekp_arch_arm64;
 
 static void test_reg_names(void **state)
 {
-	char name[8];
+	char name[16];
 
 	(void)state;
 	/* x0..x30 are ids 0..30 both ways, and QEMU's aarch64-core.xml spells them the same. */
