@@ -16,10 +16,11 @@ trap 'rm -rf "$TMP"' EXIT
 # Every QEMU a test starts carries this name, so a test can prove none is left running.
 QEMU_NAME=ekprobe-it-$$
 APPEND="console=ttyS0 panic=-1 quiet nokaslr"
-QEMU_BIN=${EKPROBE_QEMU:-qemu-system-x86_64} QEMU_MACHINE=""
-if [ "$IT_ARCH" = arm64 ]; then
+QEMU_BIN=${EKPROBE_QEMU:-qemu-system-x86_64} QEMU_MACHINE=${EKPROBE_QEMU_ARGS:-}
+if [ "$IT_ARCH" = arm64 ]; then # EKPROBE_QEMU_AARCH64(_ARGS): another qemu-system-aarch64
 	APPEND="console=ttyAMA0 panic=-1 quiet nokaslr"
-	QEMU_BIN=${EKPROBE_QEMU_AARCH64:-qemu-system-aarch64} QEMU_MACHINE="-M virt -cpu max"
+	QEMU_BIN=${EKPROBE_QEMU_AARCH64:-qemu-system-aarch64}
+	QEMU_MACHINE="-M virt -cpu max ${EKPROBE_QEMU_AARCH64_ARGS:-}"
 fi
 
 # Another QEMU for a run by hand: EKPROBE_QEMU=/path/to/qemu-system-x86_64, and
@@ -27,7 +28,7 @@ fi
 qemu_cmd() { # qemu_cmd CONSOLE_FILE [extra QEMU args...]
 	local console=$1; shift
 	# shellcheck disable=SC2086
-	echo "$QEMU_BIN" $QEMU_MACHINE ${EKPROBE_QEMU_ARGS:-} -name "$QEMU_NAME" \
+	echo "$QEMU_BIN" $QEMU_MACHINE -name "$QEMU_NAME" \
 		-display none -serial "file:$console" \
 		-no-reboot -m 256 -kernel "$BZIMAGE" -initrd "$INITRD" "$@"
 }
