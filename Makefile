@@ -37,6 +37,9 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 B ?= build
+# The guest architecture of make kernel, print-kernel and demo: x86_64 or arm64. make test
+# covers both whatever it says.
+ARCH ?= x86_64
 OBJS      := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 ASAN_OBJS := $(LIB_SRCS:%.c=$(B)/asan/%.o)
 UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
@@ -114,7 +117,7 @@ fuzz: $(FUZZERS)
 	@tests/run-fuzz.sh long $(FUZZERS)
 
 kernel:
-	@scripts/kernel.sh build
+	@EKPROBE_ARCH=$(ARCH) scripts/kernel.sh build
 
 # A QEMU that loads the plugin (bookworm-backports' QEMU 10, unpacked into the cache).
 qemu:
@@ -124,7 +127,7 @@ print-qemu:
 	@scripts/qemu.sh print
 
 print-kernel:
-	@scripts/kernel.sh print
+	@EKPROBE_ARCH=$(ARCH) scripts/kernel.sh print
 
 integration: all
 	@tests/integration/run.sh
@@ -140,8 +143,9 @@ check-layers:
 
 test:
 	@scripts/deps.sh test
-	@scripts/kernel.sh build
-	@EKPROBE_KERNEL_VARIANT=unpatched scripts/kernel.sh build
+	@EKPROBE_ARCH=x86_64 scripts/kernel.sh build
+	@EKPROBE_ARCH=x86_64 EKPROBE_KERNEL_VARIANT=unpatched scripts/kernel.sh build
+	@EKPROBE_ARCH=arm64 scripts/kernel.sh build
 	@scripts/qemu.sh build
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory all
@@ -152,10 +156,10 @@ test:
 
 # make demo KERNEL=debian: Debian 12's own cloud kernel, KASLR on (docs/distro.md).
 demo:
-	@scripts/deps.sh demo
+	@scripts/deps.sh $(if $(filter arm64 aarch64,$(ARCH)),demo-arm64,demo)
 	@$(MAKE) --no-print-directory all
-	@if [ "$(KERNEL)" != debian ]; then scripts/kernel.sh build; fi
-	@KERNEL=$(KERNEL) scripts/demo.sh
+	@if [ "$(KERNEL)" != debian ]; then EKPROBE_ARCH=$(ARCH) scripts/kernel.sh build; fi
+	@KERNEL=$(KERNEL) EKPROBE_ARCH=$(ARCH) scripts/demo.sh
 
 bench:
 	@scripts/deps.sh bench

@@ -6,7 +6,7 @@
 #include "ekprobe/symbols.h"
 #include "ekprobe/util.h"
 
-static const struct ekp_arch *const arches[] = { &ekp_arch_x86_64 };
+static const struct ekp_arch *const arches[] = { &ekp_arch_x86_64, &ekp_arch_arm64 };
 
 const struct ekp_arch *ekp_arch_by_name(const char *name)
 {
@@ -14,6 +14,8 @@ const struct ekp_arch *ekp_arch_by_name(const char *name)
 		return NULL;
 	if (!strcmp(name, "i386:x86-64")) /* GDB's target description name */
 		name = "x86_64";
+	else if (!strcmp(name, "aarch64")) /* GDB's and QEMU's name for arm64 */
+		name = "arm64";
 	for (size_t i = 0; i < EKP_ARRAY_SIZE(arches); i++)
 		if (!strcmp(name, arches[i]->name))
 			return arches[i];

@@ -48,7 +48,7 @@ static const char usage_text[] =
 "      --probes FILE      read probes from FILE: one a line, '#' starts a comment\n"
 "\n"
 "Symbols:\n"
-"      --arch ARCH        the guest's architecture (x86_64); default: what the vmlinux\n"
+"      --arch ARCH        the guest's architecture (x86_64, arm64); default: what the vmlinux\n"
 "                         says, else what the QEMU binary emulates\n"
 "  -s, --symbols FILE     the guest kernel's vmlinux (best: offsets are checked against\n"
 "                         its instructions), its boot image (bzImage, vmlinuz: its own\n"
@@ -486,7 +486,7 @@ int main(int argc, char **argv)
 		case 's': o.symbols = optarg; break;
 		case OPT_ARCH:
 			if (!ekp_arch_by_name(optarg))
-				return usage_error("--arch %s: expected x86_64", optarg);
+				return usage_error("--arch %s: expected x86_64 or arm64", optarg);
 			o.arch = optarg;
 			break;
 		case OPT_VM: o.vm = optarg; break;

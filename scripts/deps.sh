@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages a make target needs, only those missing.
-# Usage: scripts/deps.sh build|kernel|test|bench|demo|distro
+# Usage: scripts/deps.sh build|kernel|kernel-arm64|test|bench|demo|demo-arm64|distro
 # Why each package is here: docs/dependencies.md.
 set -euo pipefail
 
@@ -11,6 +11,10 @@ test_pkgs="libcmocka-dev clang libclang-rt-14-dev qemu-system-x86 python3 procps
 # scripts/speedscope.sh fetches a trace viewer with npm: Debian's, unless one is on PATH already.
 command -v npm >/dev/null || test_pkgs="$test_pkgs npm"
 kernel_pkgs="linux-source-6.1 bc flex bison libelf-dev libssl-dev busybox-static cpio xz-utils gzip"
+# arm64 guests (make ARCH=arm64 ...): a cross compiler and qemu-system-aarch64; busybox for arm64
+# comes as a .deb fetched by scripts/kernel.sh with apt-get download (dpkg-deb unpacks it).
+kernel_arm64_pkgs="linux-source-6.1 bc flex bison libelf-dev libssl-dev gcc-aarch64-linux-gnu cpio xz-utils gzip"
+arm64_qemu_pkgs="qemu-system-arm"
 bench_pkgs="gdb qemu-system-x86 bc python3"
 
 want="" libvirt_user=""
@@ -18,9 +22,11 @@ for what in "$@"; do
 	case "$what" in
 	build) want="$want $build_pkgs" ;;
 	kernel) want="$want $kernel_pkgs" ;;
-	test) want="$want $build_pkgs $test_pkgs $kernel_pkgs"; libvirt_user=1 ;;
+	kernel-arm64) want="$want $kernel_arm64_pkgs" ;;
+	test) want="$want $build_pkgs $test_pkgs $kernel_pkgs $kernel_arm64_pkgs $arm64_qemu_pkgs"; libvirt_user=1 ;;
 	bench) want="$want $build_pkgs $bench_pkgs $kernel_pkgs" ;;
 	demo) want="$want $build_pkgs $kernel_pkgs qemu-system-x86" ;;
+	demo-arm64) want="$want $build_pkgs $kernel_arm64_pkgs $arm64_qemu_pkgs" ;;
 	distro) want="$want apt dpkg busybox-static cpio gzip" ;;
 	*) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
 	esac

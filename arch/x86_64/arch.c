@@ -78,6 +78,7 @@ const struct ekp_arch ekp_arch_x86_64 = {
 	.pc_reg = X86_64_IP,
 	.sp_reg = X86_64_SP,
 	.retval_reg = X86_64_AX,
+	.task_reg = X86_64_GS_BASE, /* in QEMU's 'g' packet */
 	.arg_regs = x86_64_arg_regs,
 	.nr_arg_regs = 6,
 	.stack_arg_first_slot = 1, /* [rsp] is the return address */

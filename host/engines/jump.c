@@ -106,7 +106,8 @@ static int jump_create(const struct ekp_engine_env *env, struct ekp_engine **out
 		return ekp_err(EOPNOTSUPP, "the jump engine puts its probes in before the kernel's "
 			       "first instruction, and this guest runs already");
 	if (!arch->jump || arch->jump->max_site_probes > MAX_SITE_PROBES)
-		return ekp_err(EOPNOTSUPP, "no jump engine for %s", arch->name);
+		return ekp_err(EOPNOTSUPP, "no jump engine for %s yet (its arch half and guest patch "
+			       "are not written): use the trap engine", arch->name);
 	if (!ekp_symtab_has_image(env->st))
 		return ekp_err(ENODATA, "the jump engine needs the guest's vmlinux (not a System.map)");
 	if (ekp_symtab_lookup(env->st, "ekprobe_desc", &sym))

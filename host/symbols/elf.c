@@ -25,6 +25,17 @@ struct sec {
 	bool in_file;     /* its bytes lie inside the file (or it has none) */
 };
 
+/*
+ * The ARM ELF ABIs' mapping symbols ("$x", "$d", "$a", "$t", optionally ".suffix") mark where
+ * code and data start inside a section; they name no function (the kernel's System.map and
+ * kallsyms leave them out too).
+ */
+static bool is_mapping_symbol(const char *name)
+{
+	return name[0] == '$' && name[1] && strchr("adtx", name[1]) &&
+	       (name[2] == '\0' || name[2] == '.');
+}
+
 static pthread_once_t elf_once = PTHREAD_ONCE_INIT;
 static bool elf_ok;
 
@@ -243,7 +254,7 @@ static int parse(struct ekp_symtab *st, Elf *e, const char *what)
 		if (shndx == SHN_UNDEF)
 			continue;
 		name = elf_strptr(e, secs[symidx].sh.sh_link, sym.st_name);
-		if (!name || !*name)
+		if (!name || !*name || is_mapping_symbol(name))
 			continue;
 		if (shndx < shnum && shndx != SHN_ABS && shndx != SHN_COMMON)
 			sec = &secs[shndx];

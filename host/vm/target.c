@@ -64,7 +64,8 @@ int ekp_target_read_regs(struct ekp_target *t, struct ekp_regs *regs)
 		if (m->g_off >= 0 && (size_t)m->g_off + m->size <= t->g.len) {
 			regs->val[id] = le_value((const uint8_t *)t->g.data + m->g_off, m->size);
 			regs->valid |= 1ull << id;
-		} else if (id == (unsigned int)t->arch->pc_reg || id == (unsigned int)t->arch->sp_reg) {
+		} else if (id == (unsigned int)t->arch->pc_reg || id == (unsigned int)t->arch->sp_reg ||
+			   (int)id == t->arch->task_reg) {
 			/* Not carried by 'g': ask for it alone. Only the registers the core needs. */
 			err = rsp_read_reg(t->rsp, (unsigned int)m->regnum, raw,
 					   m->size < 8 ? m->size : 8, t->timeout_ms);

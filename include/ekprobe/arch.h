@@ -146,6 +146,9 @@ struct ekp_arch {
 	const char *(*gdb_reg_name)(int id);
 
 	int pc_reg, sp_reg, retval_reg;
+	/* The register current_task() reads (x86_64: gs_base; arm64: sp_el0), read alone at a
+	 * stop when the gdbstub's 'g' packet does not carry it; -1 for none. */
+	int task_reg;
 	/* $argN (1-based) held in a register: arg_regs[N-1]; above nr_arg_regs it is on the stack. */
 	const int *arg_regs;
 	unsigned int nr_arg_regs;
@@ -223,5 +226,6 @@ const struct ekp_arch *ekp_arch_by_qemu(const char *qemu_path);
 /* The arch whose entry_sym the symbols define (one only), or NULL. */
 const struct ekp_arch *ekp_arch_by_symbols(const struct ekp_symtab *st);
 extern const struct ekp_arch ekp_arch_x86_64;
+extern const struct ekp_arch ekp_arch_arm64;
 
 #endif

@@ -3,10 +3,12 @@
 set -u
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 EKPROBE=$top/build/ekprobe-host
-if [ -n "${EKPROBE_BZIMAGE:-}" ]; then # a guest given from outside (same layout as the cache)
+# A test of the arm64 default guest sets EKPROBE_IT_ARCH=arm64 before it sources this file.
+IT_ARCH=${EKPROBE_IT_ARCH:-x86_64}
+if [ -n "${EKPROBE_BZIMAGE:-}" ] && [ "$IT_ARCH" = x86_64 ]; then # a guest given from outside (same layout as the cache)
 	BZIMAGE=$EKPROBE_BZIMAGE INITRD=${EKPROBE_INITRD:?} VMLINUX=${EKPROBE_VMLINUX:?}
 else
-	eval "$("$top/scripts/kernel.sh" print)"
+	eval "$(EKPROBE_ARCH=$IT_ARCH "$top/scripts/kernel.sh" print)"
 fi
 SYSMAP=$(dirname "$VMLINUX")/System.map
 TMP=$(mktemp -d /tmp/ekprobe-it.XXXXXX)
@@ -14,13 +16,19 @@ trap 'rm -rf "$TMP"' EXIT
 # Every QEMU a test starts carries this name, so a test can prove none is left running.
 QEMU_NAME=ekprobe-it-$$
 APPEND="console=ttyS0 panic=-1 quiet nokaslr"
+QEMU_BIN=${EKPROBE_QEMU:-qemu-system-x86_64} QEMU_MACHINE=${EKPROBE_QEMU_ARGS:-}
+if [ "$IT_ARCH" = arm64 ]; then # EKPROBE_QEMU_AARCH64(_ARGS): another qemu-system-aarch64
+	APPEND="console=ttyAMA0 panic=-1 quiet nokaslr"
+	QEMU_BIN=${EKPROBE_QEMU_AARCH64:-qemu-system-aarch64}
+	QEMU_MACHINE="-M virt -cpu max ${EKPROBE_QEMU_AARCH64_ARGS:-}"
+fi
 
 # Another QEMU for a run by hand: EKPROBE_QEMU=/path/to/qemu-system-x86_64, and
 # EKPROBE_QEMU_ARGS for what it needs (-L firmware directories, ...). Default: Debian's.
 qemu_cmd() { # qemu_cmd CONSOLE_FILE [extra QEMU args...]
 	local console=$1; shift
 	# shellcheck disable=SC2086
-	echo "${EKPROBE_QEMU:-qemu-system-x86_64}" ${EKPROBE_QEMU_ARGS:-} -name "$QEMU_NAME" \
+	echo "$QEMU_BIN" $QEMU_MACHINE -name "$QEMU_NAME" \
 		-display none -serial "file:$console" \
 		-no-reboot -m 256 -kernel "$BZIMAGE" -initrd "$INITRD" "$@"
 }
@@ -33,4 +41,4 @@ check() { # check DESCRIPTION COMMAND...
 }
 count() { grep -c -- "$1" "$2" || true; }
 # QEMU itself (ekprobe-host and `timeout` carry the same words in their command lines).
-no_qemu_left() { ! pgrep -f -- "^${EKPROBE_QEMU:-qemu-system-x86_64} .*-name $QEMU_NAME" >/dev/null; }
+no_qemu_left() { ! pgrep -f -- "^$QEMU_BIN .*-name $QEMU_NAME" >/dev/null; }
