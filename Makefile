@@ -42,6 +42,7 @@ B ?= build
 ARCH ?= x86_64
 OBJS      := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 ASAN_OBJS := $(LIB_SRCS:%.c=$(B)/asan/%.o)
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(B)/fuzzobj/%.o)
 UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 ASAN_UNITS:= $(UNIT_SRCS:tests/unit/%.c=$(B)/asan-tests/%)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
@@ -96,11 +97,21 @@ $(B)/asan-tests/%: tests/unit/%.c tests/unit/helpers.c tests/unit/helpers.h $(B)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) -O1 -g $(SAN) $(WARN) -o $@ $< tests/unit/helpers.c $(B)/libekprobe-asan.a $(LDLIBS) $(TEST_LIBS) -lcmocka
 
-# Fuzz targets: libFuzzer with ASan+UBSan (clang). The library is compiled into each target.
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+# Fuzz targets: libFuzzer with ASan+UBSan (clang). The library is compiled once with the
+# fuzzer's coverage instrumentation (fuzzer-no-link) and each target links against it.
+FUZZ_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-Wall -Wextra -Werror -Wno-unused-parameter
+$(B)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Wall -Wextra -Werror -Wno-unused-parameter -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(B)/libekprobe-fuzz.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/fuzz/%: tests/fuzz/%.c $(B)/libekprobe-fuzz.a
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/libekprobe-fuzz.a $(LDLIBS)
 
 unit: $(UNITS)
 	@tests/run-units.sh $(UNITS)
