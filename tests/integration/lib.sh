@@ -16,19 +16,26 @@ trap 'rm -rf "$TMP"' EXIT
 # Every QEMU a test starts carries this name, so a test can prove none is left running.
 QEMU_NAME=ekprobe-it-$$
 APPEND="console=ttyS0 panic=-1 quiet nokaslr"
-QEMU_BIN=${EKPROBE_QEMU:-qemu-system-x86_64} QEMU_MACHINE=${EKPROBE_QEMU_ARGS:-}
-if [ "$IT_ARCH" = arm64 ]; then # EKPROBE_QEMU_AARCH64(_ARGS): another qemu-system-aarch64
+if [ "$IT_ARCH" = arm64 ]; then
 	APPEND="console=ttyAMA0 panic=-1 quiet nokaslr"
-	QEMU_BIN=${EKPROBE_QEMU_AARCH64:-qemu-system-aarch64}
-	QEMU_MACHINE="-M virt -cpu max ${EKPROBE_QEMU_AARCH64_ARGS:-}"
 fi
 
-# Another QEMU for a run by hand: EKPROBE_QEMU=/path/to/qemu-system-x86_64, and
-# EKPROBE_QEMU_ARGS for what it needs (-L firmware directories, ...). Default: Debian's.
+# The QEMU binary and its machine options, read at each call so that a test can run one boot on
+# another QEMU (EKPROBE_QEMU=... qemu_cmd ..., as t_plugin does with QEMU 10):
+# x86_64: EKPROBE_QEMU=/path/to/qemu-system-x86_64 and EKPROBE_QEMU_ARGS for what it needs (-L
+# firmware directories, ...); arm64: EKPROBE_QEMU_AARCH64(_ARGS). Default: Debian's.
+qemu_bin() {
+	if [ "$IT_ARCH" = arm64 ]; then echo "${EKPROBE_QEMU_AARCH64:-qemu-system-aarch64}"
+	else echo "${EKPROBE_QEMU:-qemu-system-x86_64}"; fi
+}
+qemu_machine() {
+	if [ "$IT_ARCH" = arm64 ]; then echo "-M virt -cpu max ${EKPROBE_QEMU_AARCH64_ARGS:-}"
+	else echo "${EKPROBE_QEMU_ARGS:-}"; fi
+}
 qemu_cmd() { # qemu_cmd CONSOLE_FILE [extra QEMU args...]
 	local console=$1; shift
-	# shellcheck disable=SC2086
-	echo "$QEMU_BIN" $QEMU_MACHINE -name "$QEMU_NAME" \
+	# shellcheck disable=SC2046
+	echo "$(qemu_bin)" $(qemu_machine) -name "$QEMU_NAME" \
 		-display none -serial "file:$console" \
 		-no-reboot -m 256 -kernel "$BZIMAGE" -initrd "$INITRD" "$@"
 }
@@ -41,4 +48,4 @@ check() { # check DESCRIPTION COMMAND...
 }
 count() { grep -c -- "$1" "$2" || true; }
 # QEMU itself (ekprobe-host and `timeout` carry the same words in their command lines).
-no_qemu_left() { ! pgrep -f -- "^$QEMU_BIN .*-name $QEMU_NAME" >/dev/null; }
+no_qemu_left() { ! pgrep -f -- "^$(qemu_bin) .*-name $QEMU_NAME" >/dev/null; }

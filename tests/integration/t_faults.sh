@@ -31,6 +31,9 @@ PY
 wait_events() { # wait_events FILE N: the trace holds N events (a real event, not a delay)
 	timeout 120 tail -n +1 -F "$1" 2>/dev/null | grep -m "$2" -q '"probe":"hot/alloc"'
 }
+wait_line() { # wait_line FILE TEXT: FILE has a line with TEXT (written by a process, not a delay)
+	timeout 120 tail -n +1 -F "$1" 2>/dev/null | grep -m 1 -qF -- "$2"
+}
 no_sockdir_left() { [ -z "$(ls -A "$TMPDIR")" ]; }
 watch() { # watch PID: SIGKILL it after 120 s (reap stops the watchdog)
 	( sleep 120; kill -9 "$1" 2>/dev/null ) &
@@ -185,7 +188,9 @@ for n in 1 2; do
 	wait_events "$out" 20
 	kill -STOP $qpid
 	kill -INT $ekpid
-	[ $n -eq 2 ] && { sleep 0.3; kill -INT $ekpid; }
+	# The second signal once the first was handled (two signals pending at once are one).
+	[ $n -eq 2 ] && { wait_line "$TMP/a-stall$n.err" 'stopping the guest to remove the probes'
+			  kill -INT $ekpid; }
 	reap $ekpid
 	kill -9 $qpid; kill -CONT $qpid; wait $qpid 2>/dev/null
 	check "attach, stalled gdbstub, $n signal(s): exit 1" [ "$rc" -eq 1 ]
