@@ -3,8 +3,8 @@
 # (scripts/qemu.sh, cached like the kernel):
 #  - under -icount shift=5,sleep=off -rtc clock=vm, plugin, trap and jump engines give the same
 #    per-probe counts, initcall names, return values and event order (one boot each), return
-#    probes on recursive functions included, and two plugin boots give the same trace to the
-#    nanosecond (its clock is deterministic there);
+#    probes on recursive functions included, and the plugin's timestamps never go back
+#    (identical timestamps across two boots are not asserted: docs/usage.md, Clocks);
 #  - on -smp 2, a plugin probe at __alloc_pages (given by --engine auto) and a trap later in
 #    the same basic block count the same in one boot (no hit lost or doubled, on either vCPU);
 #  - Debian's QEMU 7.2 is refused with a clear reason when --engine plugin is named, and auto
@@ -67,8 +67,8 @@ depth() { grep -E ' t/csr?:' "$1" | awk '{ d += ($4 == "t/cs:") ? 1 : -1; if (d 
 read -r dmax dend < <(depth "$TMP/plugin.txt")
 check "icount: count_subheaders recursed (nesting $dmax) and every frame returned ($dend left)" \
 	bash -c "[ $dmax -ge 2 ] && [ $dend = 0 ]"
-check "icount: two plugin boots give the same trace, timestamps included" \
-	cmp <(grep -v '^#' "$TMP/plugin.txt") <(grep -v '^#' "$TMP/plugin2.txt")
+check "icount: two plugin boots give the same events and values" \
+	cmp <(grep -v '^#' "$TMP/plugin.txt" | cut -d: -f2-) <(grep -v '^#' "$TMP/plugin2.txt" | cut -d: -f2-)
 check "icount: plugin timestamps never go back" \
 	bash -c "grep -v '^#' '$TMP/plugin.txt' | awk '{ sub(\":\", \"\", \$3); if (\$3 + 0 < last) bad = 1; last = \$3 + 0; n++ } END { exit bad || n < 400 }'"
 
