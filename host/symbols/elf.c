@@ -289,7 +289,9 @@ out:
 	return err;
 }
 
-int ekp_symtab_parse_elf(struct ekp_symtab *st, const char *what)
+/* Run fn on the ELF file in st->image (libelf set up once per process). */
+static int with_elf(struct ekp_symtab *st, const char *what, const char *not_elf,
+		    int (*fn)(struct ekp_symtab *, Elf *, const char *))
 {
 	Elf *e;
 	int err;
@@ -299,10 +301,15 @@ int ekp_symtab_parse_elf(struct ekp_symtab *st, const char *what)
 		return ekp_err(ENOSYS, "libelf: version mismatch");
 	e = elf_memory((char *)st->image, st->image_len);
 	if (!e)
-		return ekp_err(ENOEXEC, "%s: not an ELF file: %s", what, elf_errmsg(-1));
-	err = parse(st, e, what);
+		return ekp_err(ENOEXEC, "%s: %s: %s", what, not_elf, elf_errmsg(-1));
+	err = fn(st, e, what);
 	elf_end(e);
 	return err;
+}
+
+int ekp_symtab_parse_elf(struct ekp_symtab *st, const char *what)
+{
+	return with_elf(st, what, "not an ELF file", parse);
 }
 
 /* The loadable segments, as sections, for an image whose section headers are gone. */
@@ -314,7 +321,7 @@ static int add_segments(struct ekp_symtab *st, Elf *e, const char *what)
 		return ekp_err(ENOEXEC, "%s: no sections and no program headers", what);
 	st->secs = calloc(phnum, sizeof(*st->secs));
 	if (!st->secs)
-		return -ENOMEM;
+		return ekp_err(ENOMEM, "out of memory");
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 		struct ekp_isec *is;
@@ -389,19 +396,7 @@ out:
 
 int ekp_symtab_parse_elf_sections(struct ekp_symtab *st, const char *what)
 {
-	Elf *e;
-	int err;
-
-	pthread_once(&elf_once, elf_init);
-	if (!elf_ok)
-		return ekp_err(ENOSYS, "libelf: version mismatch");
-	e = elf_memory((char *)st->image, st->image_len);
-	if (!e)
-		return ekp_err(ENOEXEC, "%s: the kernel image is not an ELF file: %s", what,
-			       elf_errmsg(-1));
-	err = parse_sections(st, e, what);
-	elf_end(e);
-	return err;
+	return with_elf(st, what, "the kernel image is not an ELF file", parse_sections);
 }
 
 int ekp_symtab_read(const struct ekp_symtab *st, uint64_t addr, void *buf, size_t len)
