@@ -124,5 +124,12 @@ fi
 for n in 0 1 2; do
 	check "kaslr$((n + 1)): as many initcalls as with nokaslr" [ "${counts[$n]}" = "${r#* }" ]
 done
+# --handoff follows a kernel at its link-time address only: a KASLR kernel is refused up front.
+"$EKPROBE" --handoff -p 'p do_one_initcall' -- "${EKPROBE_QEMU:-qemu-system-x86_64}" \
+	-name "$QEMU_NAME" -display none -serial "file:$TMP/ho-console" -no-reboot -m 512 \
+	-kernel "$IMG" -initrd "$INITRD" -append "$APPEND_K" 2>"$TMP/ho.err"
+rc=$?
+check "--handoff on a kernel KASLR may move: exit 2, said, no guest" \
+	bash -c "[ $rc -eq 2 ] && grep -q 'KASLR may move' '$TMP/ho.err' && [ ! -e '$TMP/ho-console' ]"
 check "no QEMU left running" no_qemu_left
 exit $((failures > 0))
