@@ -23,6 +23,8 @@
 
 #define EKP_ISYM_NO_MODULE SIZE_MAX
 
+uint8_t ekp_isym_type_flags(char type);
+
 struct ekp_isym {
 	uint64_t addr;
 	uint64_t size;  /* reported size: st_size, or (map) the distance to the next symbol */

@@ -225,27 +225,6 @@ static int expand(const struct ks *k, size_t *p, char *out, size_t outlen, char 
 	return o ? 0 : -EINVAL;
 }
 
-static uint8_t type_flags(char type, bool absolute)
-{
-	uint8_t f = 0;
-
-	switch (type) {
-	case 't': case 'T': case 'w': case 'W': case 'i': case 'I':
-		f |= EKP_ISYM_TEXT;
-		break;
-	case 'a': case 'A':
-		f |= EKP_ISYM_ABS;
-		break;
-	}
-	if (absolute)
-		f |= EKP_ISYM_ABS;
-	if (type == 'w' || type == 'W' || type == 'v' || type == 'V')
-		f |= EKP_ISYM_WEAK;
-	if (type >= 'A' && type <= 'Z')
-		f |= EKP_ISYM_GLOBAL;
-	return f;
-}
-
 int ekp_symtab_parse_kallsyms(struct ekp_symtab *st, const uint8_t *data, size_t len,
 			      const struct ekp_range *where, size_t nwhere, const char *what)
 {
@@ -284,7 +263,7 @@ int ekp_symtab_parse_kallsyms(struct ekp_symtab *st, const uint8_t *data, size_t
 			return ekp_err(EILSEQ, "%s: kallsyms symbol %u (%s) has no type letter", what,
 				       i, name);
 		err = ekp_symtab_add(st, name, strlen(name), NULL, 0, addr, 0, UINT64_MAX, type,
-				     type_flags(type, absolute));
+				     ekp_isym_type_flags(type) | (absolute ? EKP_ISYM_ABS : 0));
 		if (err)
 			return err;
 	}

@@ -30,25 +30,6 @@ static bool is_type_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '?';
 }
 
-static uint8_t flags_of(char type)
-{
-	uint8_t f = 0;
-
-	switch (type) {
-	case 't': case 'T': case 'w': case 'W': case 'i': case 'I':
-		f |= EKP_ISYM_TEXT;
-		break;
-	case 'a': case 'A':
-		f |= EKP_ISYM_ABS;
-		break;
-	}
-	if (type == 'w' || type == 'W' || type == 'v' || type == 'V')
-		f |= EKP_ISYM_WEAK;
-	if (type >= 'A' && type <= 'Z')
-		f |= EKP_ISYM_GLOBAL;
-	return f;
-}
-
 /*
  * One line, without its newline. Returns 0 and fills the fields, 1 for a line to skip, or
  * -EINVAL with *why set.
@@ -153,7 +134,7 @@ int ekp_symtab_parse_map(struct ekp_symtab *st, const char *data, size_t len, co
 		if (ret > 0 || type == 'U' || type == 'w' || type == 'v')
 			continue;
 		ret = ekp_symtab_add(st, name, name_len, mod, mod_len, addr, 0, UINT64_MAX, type,
-				     flags_of(type));
+				     ekp_isym_type_flags(type));
 		if (ret)
 			return ret;
 		if (addr)

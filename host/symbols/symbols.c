@@ -742,3 +742,23 @@ out:
 	close(fd);
 	return err;
 }
+
+/* A symbol's flags from its nm-style type letter (System.map, kallsyms). */
+uint8_t ekp_isym_type_flags(char type)
+{
+	uint8_t f = 0;
+
+	switch (type) {
+	case 't': case 'T': case 'w': case 'W': case 'i': case 'I':
+		f |= EKP_ISYM_TEXT;
+		break;
+	case 'a': case 'A':
+		f |= EKP_ISYM_ABS;
+		break;
+	}
+	if (type == 'w' || type == 'W' || type == 'v' || type == 'V')
+		f |= EKP_ISYM_WEAK;
+	if (type >= 'A' && type <= 'Z')
+		f |= EKP_ISYM_GLOBAL;
+	return f;
+}
