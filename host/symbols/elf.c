@@ -128,6 +128,42 @@ static int add_image_sections(struct ekp_symtab *st, const struct sec *secs, siz
 	return 0;
 }
 
+/*
+ * The section headers, each with its name and whether its bytes lie in the file; an allocated
+ * section outside the file, or whose address range wraps, is refused. *out: freed by the caller.
+ */
+static int read_sections(struct ekp_symtab *st, Elf *e, const char *what, size_t shnum,
+			 size_t shstrndx, struct sec **out)
+{
+	struct sec *secs = calloc(shnum, sizeof(*secs));
+
+	*out = secs;
+	if (!secs)
+		return ekp_err(ENOMEM, "out of memory");
+	for (size_t i = 0; i < shnum; i++) {
+		Elf_Scn *scn = elf_getscn(e, i);
+		struct sec *s = &secs[i];
+		const char *name = NULL;
+
+		if (!scn || !gelf_getshdr(scn, &s->sh))
+			return ekp_err(ENOEXEC, "%s: section %zu: %s", what, i, elf_errmsg(-1));
+		if (shstrndx != SHN_UNDEF)
+			name = elf_strptr(e, shstrndx, s->sh.sh_name);
+		s->name = name ? name : "";
+		s->in_file = s->sh.sh_type == SHT_NOBITS ||
+			     range_in(s->sh.sh_offset, s->sh.sh_size, st->image_len);
+		if (!(s->sh.sh_flags & SHF_ALLOC) || !s->sh.sh_size)
+			continue;
+		if (!s->in_file)
+			return ekp_err(ENOEXEC, "%s: section %zu (%s) extends past the end of the file "
+				       "(truncated?)", what, i, s->name);
+		if (s->sh.sh_addr > UINT64_MAX - s->sh.sh_size)
+			return ekp_err(ENOEXEC, "%s: section %zu (%s): address range wraps", what, i,
+				       s->name);
+	}
+	return 0;
+}
+
 static int parse(struct ekp_symtab *st, Elf *e, const char *what)
 {
 	size_t shnum, shstrndx, i, symidx = 0, count, entsize;
@@ -160,36 +196,9 @@ static int parse(struct ekp_symtab *st, Elf *e, const char *what)
 	if (elf_getshdrstrndx(e, &shstrndx) || shstrndx >= shnum)
 		shstrndx = SHN_UNDEF;
 
-	secs = calloc(shnum, sizeof(*secs));
-	if (!secs)
-		return -ENOMEM;
-	for (i = 0; i < shnum; i++) {
-		Elf_Scn *scn = elf_getscn(e, i);
-		struct sec *s = &secs[i];
-		const char *name = NULL;
-
-		if (!scn || !gelf_getshdr(scn, &s->sh)) {
-			err = ekp_err(ENOEXEC, "%s: section %zu: %s", what, i, elf_errmsg(-1));
-			goto out;
-		}
-		if (shstrndx != SHN_UNDEF)
-			name = elf_strptr(e, shstrndx, s->sh.sh_name);
-		s->name = name ? name : "";
-		s->in_file = s->sh.sh_type == SHT_NOBITS ||
-			     range_in(s->sh.sh_offset, s->sh.sh_size, st->image_len);
-		if (!(s->sh.sh_flags & SHF_ALLOC) || !s->sh.sh_size)
-			continue;
-		if (!s->in_file) {
-			err = ekp_err(ENOEXEC, "%s: section %zu (%s) extends past the end of the file "
-				      "(truncated?)", what, i, s->name);
-			goto out;
-		}
-		if (s->sh.sh_addr > UINT64_MAX - s->sh.sh_size) {
-			err = ekp_err(ENOEXEC, "%s: section %zu (%s): address range wraps", what, i,
-				      s->name);
-			goto out;
-		}
-	}
+	err = read_sections(st, e, what, shnum, shstrndx, &secs);
+	if (err)
+		goto out;
 
 	/* Relocations kept for allocated sections (ld --emit-relocs: a KASLR kernel's vmlinux). */
 	for (i = 1; i < shnum; i++)
@@ -363,31 +372,9 @@ static int parse_sections(struct ekp_symtab *st, Elf *e, const char *what)
 		return add_segments(st, e, what);
 	if (elf_getshdrstrndx(e, &shstrndx) || shstrndx >= shnum)
 		shstrndx = SHN_UNDEF;
-	secs = calloc(shnum, sizeof(*secs));
-	if (!secs)
-		return -ENOMEM;
-	for (size_t i = 0; i < shnum; i++) {
-		Elf_Scn *scn = elf_getscn(e, i);
-		struct sec *s = &secs[i];
-		const char *name = NULL;
-
-		if (!scn || !gelf_getshdr(scn, &s->sh)) {
-			err = ekp_err(ENOEXEC, "%s: section %zu: %s", what, i, elf_errmsg(-1));
-			goto out;
-		}
-		if (shstrndx != SHN_UNDEF)
-			name = elf_strptr(e, shstrndx, s->sh.sh_name);
-		s->name = name ? name : "";
-		s->in_file = s->sh.sh_type == SHT_NOBITS ||
-			     range_in(s->sh.sh_offset, s->sh.sh_size, st->image_len);
-		if (!(s->sh.sh_flags & SHF_ALLOC) || !s->sh.sh_size)
-			continue;
-		if (!s->in_file || s->sh.sh_addr > UINT64_MAX - s->sh.sh_size) {
-			err = ekp_err(ENOEXEC, "%s: section %zu (%s) extends past the end of the image "
-				      "(truncated?)", what, i, s->name);
-			goto out;
-		}
-	}
+	err = read_sections(st, e, what, shnum, shstrndx, &secs);
+	if (err)
+		goto out;
 	err = add_image_sections(st, secs, shnum);
 out:
 	free(secs);
