@@ -117,8 +117,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.table_off = table_off, .rings_off = rings_off, .ring_stride = stride,
 		.total_size = total + ((data[0] & 4) ? 8 : 0),
 	};
-	for (uint64_t k = 0; size > 4 && k < (uint64_t)nr * sizeof(struct ekp_tcg_probe); k++)
-		mem[table_off + k] = data[4 + k % (size - 4)];
+	/* mem[table_off + k] = data[4 + k % (size - 4)], a chunk at a time (a byte loop made
+	 * this the slowest target: ~1,200 execs/s). */
+	for (uint64_t k = 0, n = (uint64_t)nr * sizeof(struct ekp_tcg_probe); size > 4 && k < n;) {
+		uint64_t c = n - k < size - 4 ? n - k : size - 4;
+
+		memcpy(mem + table_off + k, data + 4, c);
+		k += c;
+	}
 	for (uint32_t i = 0; i < nr && !(data[0] & 2); i++) { /* an aligned table only */
 		struct ekp_tcg_probe *p = (struct ekp_tcg_probe *)(mem + table_off) + i;
 
