@@ -92,10 +92,12 @@ key=$( {
 	[ "$variant" = default ] || echo "variant $variant"
 	cat "$fragment" "$here/guest/init.sh"
 	for p in "${patches[@]}"; do [ -e "$p" ] && { basename "$p"; cat "$p"; }; done
-	if [ "$arch" = x86_64 ]; then
-		# Only the x86_64 guest patch uses them (the arm64 guest has no patch yet).
-		echo "abi.h"; cat "$here/include/ekprobe/abi.h"
-		echo "abi_eval.h"; cat "$here/include/ekprobe/abi_eval.h"
+	# The guest patches include them (x86_64's lines as ever: its keys did not move when the
+	# arm64 patch came).
+	echo "abi.h"; cat "$here/include/ekprobe/abi.h"
+	echo "abi_eval.h"; cat "$here/include/ekprobe/abi_eval.h"
+	if [ "$arch" = arm64 ]; then
+		echo "abi_arm64.h"; cat "$here/include/ekprobe/abi_arm64.h"
 	fi
 } | sha256sum | cut -c1-16)
 out=$cache_root/kernel-$key
@@ -126,6 +128,10 @@ build() {
 	# headers, byte for byte.
 	cp "$here/include/ekprobe/abi.h" "$ksrc/include/linux/ekprobe_abi.h"
 	cp "$here/include/ekprobe/abi_eval.h" "$ksrc/include/linux/ekprobe_abi_eval.h"
+	# arm64's register frame (the rest of the ABI is abi.h's).
+	if [ "$arch" = arm64 ]; then
+		cp "$here/include/ekprobe/abi_arm64.h" "$ksrc/include/linux/ekprobe_abi_arm64.h"
+	fi
 	echo "ekprobe: configuring $arch (tinyconfig + ${fragment#"$here"/})..." >&2
 	make -C "$ksrc" -s "${make_arch[@]}" tinyconfig >&2
 	"$ksrc/scripts/kconfig/merge_config.sh" -m -O "$ksrc" "$ksrc/.config" "$fragment" >/dev/null
@@ -156,6 +162,9 @@ build() {
 	cp "$work/initrd.cpio.gz" "$stage/"
 	cp "$ksrc/include/linux/ekprobe_abi.h" "$stage/abi.h"
 	cp "$ksrc/include/linux/ekprobe_abi_eval.h" "$stage/abi_eval.h"
+	if [ "$arch" = arm64 ]; then
+		cp "$ksrc/include/linux/ekprobe_abi_arm64.h" "$stage/abi_arm64.h"
+	fi
 	echo "$src_version $key" > "$stage/done"
 	rm -rf "$out"; mv "$stage" "$out"
 	# Keep the source tree for the next incremental look, but only the newest one; never the
