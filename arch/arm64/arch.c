@@ -77,5 +77,5 @@ const struct ekp_arch ekp_arch_arm64 = {
 	.ram_layout = arm64_ram_layout,
 	.clock_mark = arm64_clock_mark,
 	.clock_rate = arm64_clock_rate,
-	.jump = NULL, /* the arm64 jump engine (issue #13 item 3) is not built yet */
+	.jump = &arm64_jump_arch,
 };

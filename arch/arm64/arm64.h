@@ -28,6 +28,10 @@ const char *arm64_gdb_reg_name(int id);
 int arm64_insn_len(const uint8_t *code, size_t len, uint64_t addr);
 
 struct ekp_clock_mark;
+struct ekp_jump_arch;
+
+/* jump_site.c: the jump engine's arm64 half. */
+extern const struct ekp_jump_arch arm64_jump_arch;
 struct ekp_ram_layout;
 
 /* machine.c: QEMU's -M virt layout, the kernel image's placement, the guest's counter. */

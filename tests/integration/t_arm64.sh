@@ -3,7 +3,7 @@
 # the kernel's first instruction (primary_entry, MMU off: probed at its physical address),
 # start_kernel and setup_arch once each, do_one_initcall entries and returns through the link
 # register (balanced, fn=%x0 naming real initcalls), run_init_process's file=+0(%x0) = "/init",
-# all in boot order; and --engine jump refused on arm64 before any QEMU starts.
+# all in boot order. (The jump engine on arm64: t_arm64_jump.sh.)
 EKPROBE_IT_ARCH=arm64
 . "$(dirname "$0")/lib.sh"
 out=$TMP/trace.json console=$TMP/console.txt
@@ -85,13 +85,5 @@ sys.exit(1 if bad else 0)
 EOF
 check "the trace holds (above)" [ $? -eq 0 ]
 
-# The jump engine has no arm64 half yet: --engine jump is refused with the reason, no QEMU.
-# shellcheck disable=SC2046
-"$EKPROBE" --engine jump -p 'p start_kernel' -- $(qemu_cmd "$TMP/console2") -append "$APPEND" \
-	>/dev/null 2>"$TMP/jump.err"
-rc=$?
-check "--engine jump on arm64: exit 2, 'no jump engine for arm64', no QEMU" \
-	bash -c "[ $rc -eq 2 ] && grep -q 'no jump engine for arm64' '$TMP/jump.err' && [ ! -e '$TMP/console2' ]"
-[ "$rc" -eq 2 ] || cat "$TMP/jump.err"
 check "no QEMU left running" no_qemu_left
 exit $((failures > 0))
