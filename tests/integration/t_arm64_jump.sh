@@ -4,7 +4,8 @@
 # counts for start_kernel, setup_arch, do_one_initcall entries (fn=%x0) and returns
 # (ret=$retval through x30), with the same names and values in the same order; in one -smp 2
 # boot a jump at a hot function's entry and a trap at a later instruction of the same basic
-# block count the same; sites the ARM rules forbid (an exclusive-monitor sequence) and the
+# block count the same, and a BL, B.cond, ADRP and BLR relocated into trampolines run as in
+# place (the trap engine after them sees what they did); sites the ARM rules forbid (an exclusive-monitor sequence) and the
 # boot code before start_kernel are refused with the reason; ftrace keeps working on a
 # jump-probed function (the jump goes after its patchable entry) with no warning in dmesg.
 EKPROBE_IT_ARCH=arm64
@@ -16,6 +17,11 @@ if ! grep -q ' ekprobe_desc$' "$SYSMAP"; then
 fi
 OBJDUMP=aarch64-linux-gnu-objdump
 hits() { sed -n "s|^# *\([0-9]*\) *$2 *$1 .*|\1|p" "$3"; } # hits EVENT ENGINE FILE
+seq_of() { grep -oE " $1: .*" "$2" | sed 's/^ [^ ]* //'; } # the events' text after the name
+same_seq() { # same_seq WHAT EVENT1 FILE1 EVENT2 FILE2: non-empty and equal
+	seq_of "$2" "$3" > "$TMP/seq1"; seq_of "$4" "$5" > "$TMP/seq2"
+	check "$1 ($(wc -l < "$TMP/seq1") events)" bash -c "[ -s '$TMP/seq1' ] && cmp -s '$TMP/seq1' '$TMP/seq2'"
+}
 
 # 1. -icount: one boot per engine, every probe on that engine.
 probes=(-p 'p:t/sk start_kernel' -p 'p:t/sa setup_arch' -p 'p:t/in do_one_initcall fn=%x0:symbol'
@@ -34,11 +40,9 @@ for ev in t/sk t/sa t/in t/out; do
 	check "icount: $ev trap $a == jump $b" bash -c "[ -n '$a' ] && [ '$a' -gt 0 ] && [ '$a' = '$b' ]"
 done
 check "icount: do_one_initcall more than 100 times" [ "$(hits t/in jump "$TMP/jump.txt")" -gt 100 ]
-seq_of() { grep -oE " $1: .*" "$2" | sed 's/^ [^ ]* //'; } # the events' text after the name
-check "icount: the same initcalls (fn=) in the same order" \
-	cmp <(seq_of t/in "$TMP/trap.txt") <(seq_of t/in "$TMP/jump.txt")
-check "icount: the same return values and return sites in the same order" \
-	cmp <(seq_of t/out "$TMP/trap.txt") <(seq_of t/out "$TMP/jump.txt")
+same_seq "icount: the same initcalls (fn=) in the same order" t/in "$TMP/trap.txt" t/in "$TMP/jump.txt"
+same_seq "icount: the same return values and return sites in the same order" \
+	t/out "$TMP/trap.txt" t/out "$TMP/jump.txt"
 check "icount: the same event order" \
 	cmp <(grep -oE ' t/(sk|sa|in|out):' "$TMP/trap.txt") <(grep -oE ' t/(sk|sa|in|out):' "$TMP/jump.txt")
 check "icount: no record lost or invalid" bash -c "! grep -q 'LOST\|invalid records' '$TMP/jump.txt'"
@@ -56,6 +60,35 @@ while read -r addr mnem _; do
 	if [ "$off" -ge 16 ]; then later=$(printf '0x%x' "$off"); break; fi
 done < <($OBJDUMP -d --no-show-raw-insn --start-address="$base" --stop-address=$((base + 64)) \
 	"$VMLINUX" | grep -E '^ *[0-9a-f]+:')
+# Relocated instructions in do_one_initcall, on jumps: its first BL (the callee returns to J+4),
+# B.cond, ADRP and BLR (an initcall returns into the slot); the trap engine right after the
+# BL, the ADRP (fetching the register the relocated ADRP wrote) and the BLR.
+doi=$((0x$(grep " do_one_initcall\$" "$SYSMAP" | cut -d' ' -f1)))
+declare -A first=()
+adrp_rd= adrp_val=
+while read -r addr mnem ops; do
+	off=$(( 0x${addr%:} - doi ))
+	[ "$off" -lt 8 ] && continue
+	case "$mnem" in
+	bl) k=bl ;; blr) k=blr ;; adrp) k=adrp ;; b.*) k=bc ;; *) continue ;;
+	esac
+	[ -n "${first[$k]:-}" ] && continue
+	first[$k]=$off
+	if [ "$k" = adrp ]; then adrp_rd=${ops%%,*} adrp_val=$(echo "$ops" | awk '{print $2}'); fi
+done < <($OBJDUMP -d --no-show-raw-insn --start-address="$doi" --stop-address=$((doi + 0x100)) \
+	"$VMLINUX" | grep -E '^ *[0-9a-f]+:')
+reloc=()
+for k in bl bc adrp blr; do
+	[ -n "${first[$k]:-}" ] || continue
+	reloc+=(-p "p:j/$k do_one_initcall+${first[$k]}")
+done
+for k in bl blr; do
+	[ -n "${first[$k]:-}" ] && reloc+=(-p "p:t/$k do_one_initcall+$((first[$k] + 4))")
+done
+[ -n "${first[adrp]:-}" ] && reloc+=(-p "p:t/adrp do_one_initcall+$((first[adrp] + 4)) v=%$adrp_rd:x64")
+check "do_one_initcall has a BL, a B.cond, an ADRP and a BLR to relocate (${!first[*]})" \
+	[ "${#first[@]}" -eq 4 ]
+
 if [ "$later" = branch ] || [ -z "$later" ]; then
 	fail "$hot has a branch in its first 16 bytes: pick another hot function"
 else
@@ -64,7 +97,7 @@ else
 		-p "p:j/hot $hot" -p "p:t/hot $hot+$later" \
 		-p 'p:j/in do_one_initcall fn=%x0:symbol' -p 'p:t/in do_one_initcall fn=%x0:symbol' \
 		-p 'r:j/out do_one_initcall ret=$retval:s32' -p 'r:t/out do_one_initcall ret=$retval:s32' \
-		-- $(qemu_cmd "$TMP/console-s2" -smp 2) -append "$APPEND" 2>"$TMP/s2.err"
+		"${reloc[@]}" -- $(qemu_cmd "$TMP/console-s2" -smp 2) -append "$APPEND" 2>"$TMP/s2.err"
 	check "-smp 2: exit 0, guest reached userspace" \
 		bash -c "[ $? -eq 0 ] && grep -q EKPROBE-GUEST-DONE '$TMP/console-s2'"
 	j=$(hits j/hot jump "$TMP/s2.txt") t=$(hits t/hot trap "$TMP/s2.txt")
@@ -78,8 +111,19 @@ else
 		check "-smp 2: do_one_initcall $ev jump $j == trap $t" \
 			bash -c "[ -n '$j' ] && [ '$j' = '$t' ] && [ '$j' -gt 100 ]"
 	done
-	check "-smp 2: the same initcalls in the same order" \
-		cmp <(seq_of j/in "$TMP/s2.txt") <(seq_of t/in "$TMP/s2.txt")
+	n=$(hits j/in jump "$TMP/s2.txt")
+	for k in bl bc adrp blr; do
+		c=$(hits "j/$k" jump "$TMP/s2.txt")
+		check "relocated ${k} at do_one_initcall+${first[$k]:-?}: $c jump hits == $n calls" [ "$c" = "$n" ]
+	done
+	for k in bl adrp blr; do
+		c=$(hits "t/$k" trap "$TMP/s2.txt")
+		check "after the relocated $k: $c trap hits == $n calls" [ "$c" = "$n" ]
+	done
+	vals=$(grep -o ' t/adrp: .* v=[0-9a-fx]*' "$TMP/s2.txt" | sed 's/.*v=//' | sort -u)
+	check "the relocated adrp wrote $adrp_rd = 0x$adrp_val (trap after it: $vals)" \
+		[ "$vals" = "0x$adrp_val" ]
+	same_seq "-smp 2: the same initcalls in the same order" j/in "$TMP/s2.txt" t/in "$TMP/s2.txt"
 	check "-smp 2: no record lost or invalid" bash -c "! grep -q 'LOST\|invalid records' '$TMP/s2.txt'"
 fi
 
