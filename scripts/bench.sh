@@ -30,7 +30,73 @@ FUNCS="start_kernel setup_arch do_one_initcall __alloc_pages rest_init kernel_in
 # does not make. A first boot probes every candidate; the 50 first (by name) with no hit are
 # kept, and the figures below still count any of them that fires.
 used='execve|mount|reboot|write|read|open|openat|close|exit|exit_group|brk|mmap|munmap|ioctl|rt_sigaction|rt_sigprocmask|getpid|set_tid_address|arch_prctl|newfstat|newfstatat|newstat|newlstat|access|dup2|wait4|clone|vfork|getuid|geteuid|newuname|prlimit64|getcwd|readlinkat|fcntl|lseek|getdents64|statx|setsid|setpgid|getppid|chdir|umask|poll|ppoll|nanosleep|sync|pipe2|mprotect|sched_yield|getrandom|futex|sysinfo'
-# BENCH_ONLY=plugin: only the plugin engine's part (at the end).
+# ---- arm64: the jump engine's boot against the unprobed boot, in guest instructions ---------
+# Under -icount shift=0,sleep=off the arm64 guest's generic timer follows QEMU's virtual clock,
+# one nanosecond per guest instruction (plus the jumps over idle time, the same in every boot of
+# this kernel), and the jump engine stamps its records with it: the timestamp of a jump probe on
+# run_init_process is the guest's work up to /init. base: that probe alone (one hit); jump: the
+# same with the bench probes (start_kernel ... kernel_init, __alloc_pages) on the jump engine.
+# A count, not a timing: the ratio holds on a loaded machine. Wall times are printed beside it
+# for information only. (The trap engine's cost per hit beside gdb-multiarch's is not measured.)
+bench_arm64() {
+	local f a=() j=() base_ts base2_ts jump_ts w0 w1 jw0 jw1 hits
+	eval "$(EKPROBE_ARCH=arm64 "$here/scripts/kernel.sh" print | sed 's/^/A64_/')"
+	grep -q ' ekprobe_desc$' "$(dirname "$A64_VMLINUX")/System.map" ||
+		{ echo "bench: arm64: the kernel has no ekprobe guest patch" >&2; return 1; }
+	a64_qemu() { # a64_qemu CONSOLE [more]
+		echo qemu-system-aarch64 -M virt -cpu max -display none -serial "file:$1" -no-reboot \
+			-m 256 -kernel "$A64_BZIMAGE" -initrd "$A64_INITRD" -icount shift=0,sleep=off \
+			-rtc clock=vm,base=2024-01-01T00:00:00
+	}
+	local A64_APPEND="console=ttyAMA0 panic=-1 quiet nokaslr"
+	a=(--engine jump -p 'p:m/ri run_init_process')
+	j=("${a[@]}")
+	for f in start_kernel setup_arch do_one_initcall __alloc_pages rest_init kernel_init; do
+		j+=(-p "p:bench/$f $f")
+	done
+	echo "bench: arm64: unprobed boot (one jump probe on run_init_process), -icount shift=0..." >&2
+	w0=$(date +%s.%N)
+	# shellcheck disable=SC2046
+	"$EKPROBE" --summary --symbols "$A64_VMLINUX" --format json -o "$work/a64-base.json" "${a[@]}" \
+		-- $(a64_qemu "$work/a64c") -append "$A64_APPEND" 2>"$work/a64-base.err"
+	w1=$(date +%s.%N)
+	echo "bench: arm64: jump-engine boot (the bench probes)..." >&2
+	jw0=$(date +%s.%N)
+	# shellcheck disable=SC2046
+	"$EKPROBE" --summary --symbols "$A64_VMLINUX" --format json -o "$work/a64-jump.json" "${j[@]}" \
+		-- $(a64_qemu "$work/a64c") -append "$A64_APPEND" 2>"$work/a64-jump.err"
+	jw1=$(date +%s.%N)
+	base_ts=$(grep '"probe":"m/ri"' "$work/a64-base.json" | head -1 | sed 's/.*"ts_ns":\([0-9]*\).*/\1/')
+	jump_ts=$(grep '"probe":"m/ri"' "$work/a64-jump.json" | head -1 | sed 's/.*"ts_ns":\([0-9]*\).*/\1/')
+	hits=$(grep -c '"probe":"bench/' "$work/a64-jump.json" || true)
+	[ -n "$base_ts" ] && [ -n "$jump_ts" ] ||
+		{ echo "bench: arm64: no run_init_process record" >&2; cat "$work/a64-base.err" "$work/a64-jump.err" >&2; return 1; }
+	printf '\narm64 (qemu-system-aarch64 -M virt -cpu max, -icount shift=0,sleep=off):\n'
+	printf '  guest ns to run_init_process, unprobed     %12d\n' "$base_ts"
+	printf '  ... with %5d jump-probe hits              %12d\n' "$hits" "$jump_ts"
+	printf '  jump-engine boot / unprobed boot           %12.4f  (target <= 1.05; guest instructions)\n' \
+		"$(echo "$jump_ts / $base_ts" | bc -l)"
+	# The same unprobed boot again: the count repeats exactly (deterministic). Idle time jumps to
+	# the next timer deadline, so the probed boot's extra instructions can move its waits by a
+	# tick either way: the ratio's resolution is a tick (1/CONFIG_HZ) of the total, not a hit.
+	# shellcheck disable=SC2046
+	"$EKPROBE" --summary --symbols "$A64_VMLINUX" --format json -o "$work/a64-base2.json" "${a[@]}" \
+		-- $(a64_qemu "$work/a64c") -append "$A64_APPEND" 2>"$work/a64-base2.err"
+	base2_ts=$(grep '"probe":"m/ri"' "$work/a64-base2.json" | head -1 | sed 's/.*"ts_ns":\([0-9]*\).*/\1/')
+	printf '  guest ns to run_init_process, unprobed again %10s  (%s)\n' "${base2_ts:-?}" \
+		"$([ "${base2_ts:-}" = "$base_ts" ] && echo repeats exactly || echo differs)"
+	printf '  (jump - unprobed) / hits                   %12.0f  ns (idle ends on timer ticks: a\n' \
+		"$(echo "($jump_ts - $base_ts) / $hits" | bc -l)"
+	printf '                                             difference below one tick is not resolved)\n'
+	printf '  wall s (information only, machine shared)  %6.2f / %6.2f\n' \
+		"$(echo "$w1 - $w0" | bc -l)" "$(echo "$jw1 - $jw0" | bc -l)"
+}
+if [ "${BENCH_ONLY:-}" = arm64 ]; then
+	bench_arm64
+	exit
+fi
+
+# BENCH_ONLY=plugin: only the plugin engine's part (at the end); BENCH_ONLY=arm64: only arm64's.
 if [ "${BENCH_ONLY:-}" != plugin ]; then
 grep -E ' [tT] __x64_sys_' "$SYSMAP" | awk '{print $3}' | sed 's/^__x64_sys_//' |
 	grep -vxE "$used" | sort | sed 's/^/__x64_sys_/' > "$work/candidates"
@@ -291,3 +357,8 @@ printf '  the same in CPU time (QEMU + ekprobe-host)      %6.3f\n' "$(echo "${pc
 # Boots differ a little (FIELD-NOTES 1): a few functions idle in the choosing boots may run here.
 printf '  hits of the idle probes (boots differ a little) %6d\n' $(( pi[idle2000] + pi[idle10000] + pi[idle1] ))
 printf '  runs that reported lost or dropped records      %6d\n' "$lost_any"
+
+# arm64's part, when its kernel is built (make test builds it; BENCH_ONLY=arm64 runs it alone).
+if EKPROBE_ARCH=arm64 EKPROBE_NO_BUILD=1 "$here/scripts/kernel.sh" print >/dev/null 2>&1; then
+	bench_arm64
+fi
