@@ -37,7 +37,7 @@ used='execve|mount|reboot|write|read|open|openat|close|exit|exit_group|brk|mmap|
 # run_init_process is the guest's work up to /init. base: that probe alone (one hit); jump: the
 # same with the bench probes (start_kernel ... kernel_init, __alloc_pages) on the jump engine.
 # A count, not a timing: the ratio holds on a loaded machine. Wall times are printed beside it
-# for information only. (The trap engine's cost per hit beside gdb-multiarch's is not measured.)
+# for information only. Then, in wall time, the trap engine's cost per hit beside gdb-multiarch's.
 bench_arm64() {
 	local f a=() j=() base_ts base2_ts jump_ts w0 w1 jw0 jw1 hits
 	eval "$(EKPROBE_ARCH=arm64 "$here/scripts/kernel.sh" print | sed 's/^/A64_/')"
@@ -48,7 +48,11 @@ bench_arm64() {
 			-m 256 -kernel "$A64_BZIMAGE" -initrd "$A64_INITRD" -icount shift=0,sleep=off \
 			-rtc clock=vm,base=2024-01-01T00:00:00
 	}
-	local A64_APPEND="console=ttyAMA0 panic=-1 quiet nokaslr"
+	a64_qemu_plain() { # a64_qemu_plain CONSOLE: without -icount (wall-time runs)
+		echo qemu-system-aarch64 -M virt -cpu max -display none -serial "file:$1" -no-reboot \
+			-m 256 -kernel "$A64_BZIMAGE" -initrd "$A64_INITRD"
+	}
+	A64_APPEND="console=ttyAMA0 panic=-1 quiet nokaslr"
 	a=(--engine jump -p 'p:m/ri run_init_process')
 	j=("${a[@]}")
 	for f in start_kernel setup_arch do_one_initcall __alloc_pages rest_init kernel_init; do
@@ -90,6 +94,67 @@ bench_arm64() {
 	printf '                                             difference below one tick is not resolved)\n'
 	printf '  wall s (information only, machine shared)  %6.2f / %6.2f\n' \
 		"$(echo "$w1 - $w0" | bc -l)" "$(echo "$jw1 - $jw0" | bc -l)"
+	bench_arm64_gdb
+}
+
+# arm64, wall time: the trap engine's cost per hit beside gdb-multiarch's (a dprintf on each of
+# the same functions), against the unprobed boot, interleaved over the rounds (no -icount).
+bench_arm64_gdb() {
+	local r f t0 t1 port qemu fl=(start_kernel setup_arch do_one_initcall __alloc_pages rest_init kernel_init)
+	local -A aw=([base]=0 [trap]=0 [gdb]=0) ah=([trap]=0 [gdb]=0)
+	if ! command -v gdb-multiarch >/dev/null; then
+		echo "  trap engine vs gdb-multiarch: gdb-multiarch is not installed (scripts/deps.sh bench)"
+		return 0
+	fi
+	for ((r = 1; r <= rounds; r++)); do
+		echo "bench: arm64 round $r/$rounds: unprobed, trap engine, gdb-multiarch..." >&2
+		t0=$(date +%s.%N)
+		# shellcheck disable=SC2046
+		$(a64_qemu_plain "$work/a64c") -append "$A64_APPEND" >/dev/null 2>&1
+		t1=$(date +%s.%N)
+		grep -q EKPROBE-GUEST-DONE "$work/a64c" || { echo "bench: arm64 base boot failed" >&2; return 1; }
+		aw[base]=$(echo "${aw[base]} + $t1 - $t0" | bc -l)
+		local args=(--engine trap)
+		for f in "${fl[@]}"; do args+=(-p "p:bench/$f $f"); done
+		t0=$(date +%s.%N)
+		# shellcheck disable=SC2046
+		"$EKPROBE" --summary --symbols "$A64_VMLINUX" -o "$work/a64-trap.txt" "${args[@]}" \
+			-- $(a64_qemu_plain "$work/a64c") -append "$A64_APPEND" 2>"$work/a64-trap.err"
+		t1=$(date +%s.%N)
+		grep -q EKPROBE-GUEST-DONE "$work/a64c" || { echo "bench: arm64 trap boot failed" >&2; return 1; }
+		aw[trap]=$(echo "${aw[trap]} + $t1 - $t0" | bc -l)
+		ah[trap]=$(( ah[trap] + $(grep -v '^#' "$work/a64-trap.txt" | grep -c ' bench/' || true) ))
+		port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		{
+			echo "set pagination off"
+			echo "set confirm off"
+			echo "target remote 127.0.0.1:$port"
+			for f in "${fl[@]}"; do echo "dprintf $f,\"bench/$f\\n\""; done
+			echo "continue"
+		} > "$work/a64-gdb.cmds"
+		t0=$(date +%s.%N)
+		# shellcheck disable=SC2046
+		$(a64_qemu_plain "$work/a64c") -append "$A64_APPEND" -S -gdb "tcp:127.0.0.1:$port" \
+			>/dev/null 2>&1 &
+		qemu=$!
+		gdb-multiarch -q -batch -nx -ex "set tcp connect-timeout 10" -x "$work/a64-gdb.cmds" \
+			"$A64_VMLINUX" > "$work/a64-gdb.out" 2>&1 || true
+		wait $qemu || true
+		t1=$(date +%s.%N)
+		grep -q EKPROBE-GUEST-DONE "$work/a64c" ||
+			{ echo "bench: arm64 gdb boot failed" >&2; tail "$work/a64-gdb.out" >&2; return 1; }
+		aw[gdb]=$(echo "${aw[gdb]} + $t1 - $t0" | bc -l)
+		ah[gdb]=$(( ah[gdb] + $(grep -c '^bench/' "$work/a64-gdb.out" || true) ))
+	done
+	local b t g
+	b=$(echo "${aw[base]} / $rounds" | bc -l)
+	t=$(echo "(${aw[trap]} / $rounds - $b) * 1000 * $rounds / ${ah[trap]}" | bc -l)
+	g=$(echo "(${aw[gdb]} / $rounds - $b) * 1000 * $rounds / ${ah[gdb]}" | bc -l)
+	printf '  wall s: unprobed %.2f, trap engine %.2f (%d hits), gdb-multiarch %.2f (%d hits)\n' \
+		"$b" "$(echo "${aw[trap]} / $rounds" | bc -l)" $(( ah[trap] / rounds )) \
+		"$(echo "${aw[gdb]} / $rounds" | bc -l)" $(( ah[gdb] / rounds ))
+	printf '  cost per hit, ms: trap engine %.3f, gdb-multiarch %.3f; trap / gdb %.2f\n' \
+		"$t" "$g" "$(echo "$t / $g" | bc -l)"
 }
 if [ "${BENCH_ONLY:-}" = arm64 ]; then
 	bench_arm64

@@ -15,7 +15,7 @@ kernel_pkgs="linux-source-6.1 bc flex bison libelf-dev libssl-dev busybox-static
 # comes as a .deb fetched by scripts/kernel.sh with apt-get download (dpkg-deb unpacks it).
 kernel_arm64_pkgs="linux-source-6.1 bc flex bison libelf-dev libssl-dev gcc-aarch64-linux-gnu cpio xz-utils gzip"
 arm64_qemu_pkgs="qemu-system-arm"
-bench_pkgs="gdb qemu-system-x86 bc python3"
+bench_pkgs="gdb gdb-multiarch qemu-system-x86 qemu-system-arm bc python3"
 
 want="" libvirt_user=""
 for what in "$@"; do
