@@ -8,6 +8,8 @@
 #include <capstone/capstone.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -263,39 +265,58 @@ static int plan_err(const struct arm64_jump_plan *plan, int err, const char *fmt
 	return ekp_err(err, "jump site at %s: %s", plan->where, msg);
 }
 
-/* Capstone's text of the instruction, or false when it does not decode. */
+/*
+ * Capstone's text of the instruction, or false when it does not decode. One handle and one
+ * instruction buffer, opened on first use and kept (as arch/x86_64/insn.c), used under a mutex.
+ */
+static pthread_once_t cs_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t cs_lock = PTHREAD_MUTEX_INITIALIZER;
+static csh cs_handle;
+static cs_insn *cs_buf;
+static bool cs_ok;
+
+static void cs_init(void)
+{
+	if (cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &cs_handle) != CS_ERR_OK)
+		return;
+	cs_option(cs_handle, CS_OPT_DETAIL, CS_OPT_OFF);
+	cs_buf = cs_malloc(cs_handle);
+	if (!cs_buf) {
+		cs_close(&cs_handle);
+		return;
+	}
+	cs_ok = true;
+}
+
 static bool disasm(uint32_t insn, uint64_t pc, char *buf, size_t n)
 {
 	uint8_t code[4] = { insn & 0xff, (insn >> 8) & 0xff, (insn >> 16) & 0xff, insn >> 24 };
-	cs_insn *ci = NULL;
+	const uint8_t *p = code;
+	size_t left = sizeof(code);
+	uint64_t a = pc;
 	bool ok = false;
-	size_t got;
-	csh cs;
 
-	if (cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &cs) != CS_ERR_OK)
+	pthread_once(&cs_once, cs_init);
+	if (!cs_ok || n < 2)
 		return false;
-	got = cs_disasm(cs, code, sizeof(code), pc, 1, &ci);
-	if (got == 1 && ci[0].size == 4) {
-		size_t m = strlen(ci[0].mnemonic);
+	pthread_mutex_lock(&cs_lock);
+	if (cs_disasm_iter(cs_handle, &p, &left, &a, cs_buf) && cs_buf->size == 4) {
+		size_t m = strlen(cs_buf->mnemonic), o = strlen(cs_buf->op_str);
 
-		if (m >= n)
+		if (m > n - 1)
 			m = n - 1;
-		memcpy(buf, ci[0].mnemonic, m);
+		memcpy(buf, cs_buf->mnemonic, m);
 		buf[m] = '\0';
-		if (ci[0].op_str[0] && m + 2 < n) {
-			buf[m] = ' ';
-			size_t o = strlen(ci[0].op_str);
-
+		if (o && m + 2 < n) {
 			if (o > n - m - 2)
 				o = n - m - 2;
-			memcpy(buf + m + 1, ci[0].op_str, o);
+			buf[m] = ' ';
+			memcpy(buf + m + 1, cs_buf->op_str, o);
 			buf[m + 1 + o] = '\0';
 		}
 		ok = true;
 	}
-	if (got)
-		cs_free(ci, got);
-	cs_close(&cs);
+	pthread_mutex_unlock(&cs_lock);
 	return ok;
 }
 
