@@ -6,7 +6,8 @@
 # boot a jump at a hot function's entry and a trap at a later instruction of the same basic
 # block count the same, and a BL, B.cond, ADRP and BLR relocated into trampolines run as in
 # place (the trap engine after them sees what they did); sites the ARM rules forbid (an exclusive-monitor sequence) and the
-# boot code before start_kernel are refused with the reason; ftrace keeps working on a
+# boot code before start_kernel are refused with the reason (auto: the trap engine takes them);
+# ftrace keeps working on a
 # jump-probed function (the jump goes after its patchable entry) with no warning in dmesg.
 EKPROBE_IT_ARCH=arm64
 . "$(dirname "$0")/lib.sh"
@@ -158,6 +159,15 @@ done < <($OBJDUMP -d --no-show-raw-insn "$VMLINUX" |
 	awk '/^[0-9a-f]+ <.*>:$/ { fn = substr($2, 2, length($2) - 3); ok = fn ~ /^[a-z_][a-z0-9_]*$/ }
 	     ok && /\tld(a)?xr\t/ { sub(":", "", $1); print fn, $1 }' | head -20)
 check "an exclusive-monitor site outside the kprobe blacklist was found" [ "$found" = 1 ]
+# --engine auto: the refused site falls back to the trap engine, saying why; the others jump.
+# shellcheck disable=SC2046
+"$EKPROBE" --engine auto --summary -o "$TMP/auto.txt" -p 'p:f/pe primary_entry' \
+	-p 'p:f/sk start_kernel' -- $(qemu_cmd "$TMP/console-auto") -append "$APPEND" 2>"$TMP/auto.err"
+check "auto: exit 0" [ $? -eq 0 ]
+check "auto: primary_entry falls back to trap with the reason" \
+	grep -q "f/pe: trap engine (.*head.S's boot code" "$TMP/auto.err"
+check "auto: primary_entry fires once (trap), start_kernel once (jump)" \
+	bash -c "[ '$(hits f/pe trap "$TMP/auto.txt")' = 1 ] && [ '$(hits f/sk jump "$TMP/auto.txt")' = 1 ]"
 
 # 4. ftrace on a jump-probed function: the kernel's function tracer still traces it, and dmesg
 # has no ftrace complaint (the jump is after the two NOPs ftrace_init rewrites).
