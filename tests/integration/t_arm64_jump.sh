@@ -5,10 +5,10 @@
 # (ret=$retval through x30), with the same names and values in the same order; in one -smp 2
 # boot a jump at a hot function's entry and a trap at a later instruction of the same basic
 # block count the same, and a BL, B.cond, ADRP and BLR relocated into trampolines run as in
-# place (the trap engine after them sees what they did); sites the ARM rules forbid (an exclusive-monitor sequence) and the
-# boot code before start_kernel are refused with the reason (auto: the trap engine takes them);
-# ftrace keeps working on a
-# jump-probed function (the jump goes after its patchable entry) with no warning in dmesg.
+# place (the trap engine after them sees what they did); sites the ARM rules forbid (an
+# exclusive-monitor sequence) and the boot code before start_kernel are refused with the reason
+# (auto: the trap engine takes them); ftrace keeps working on a jump-probed function (the jump
+# goes after its patchable entry) with no warning in dmesg.
 EKPROBE_IT_ARCH=arm64
 . "$(dirname "$0")/lib.sh"
 export EKPROBE_TCG_PLUGIN=/nonexistent
