@@ -71,7 +71,14 @@ struct handoff_probe {
 	uint8_t orig;           /* the byte there when the enabling began */
 	bool by_bytes;          /* the first handed probe at kaddr: that byte says who counts */
 	bool live;              /* (another before it at kaddr) its enabling call has begun */
+	uint64_t kp;            /* (another before it) its struct kprobe, once enable_kprobe()
+				 * was called for it; 0 before */
 };
+
+/* Bytes of a struct kprobe read at enable_kprobe()'s entry and return, to find its flags. */
+#define KP_SNAP 256
+#define KPROBE_FLAG_DISABLED 2u /* Linux 6.1 include/linux/kprobes.h */
+#define KPROBE_FLAGS_KNOWN 0x1fu /* GONE DISABLED OPTIMIZED FTRACE ON_FUNC_ENTRY */
 
 struct trap_engine {
 	struct ekp_engine base;
@@ -102,6 +109,12 @@ struct trap_engine {
 	bool enable_ret_armed;
 	uint64_t enable_ret;
 	uint64_t enable_sp;     /* the stack pointer once the running call has returned */
+	/* enable_kprobe() inside an enabling call: its kprobe, and where its flags word is */
+	bool kp_armed, kp_in, kp_ret_armed;
+	uint64_t kp_ret, kp_sp, kp_at;
+	uint8_t kp_before[KP_SNAP];
+	int flags_off;          /* offset of flags in struct kprobe, learned; -1 unknown */
+	bool shared;            /* some handed probe shares its address with an earlier one */
 	bool *handed;           /* --handoff: per probe, to the guest (less what it refused) */
 	unsigned int *order;    /* --handoff: the handed probes in kprobe_event= order */
 	unsigned int nr_order, nr_created; /* ... and how many the kernel has created */
@@ -254,7 +267,9 @@ static bool bp_needed(struct trap_engine *e, uint64_t addr)
 	       (e->switch_armed && e->env.handoff->switch_addr == addr) ||
 	       (e->create_armed && e->env.handoff->create_addr == addr) ||
 	       (e->create_ret_armed && e->create_ret == addr) ||
-	       (e->enable_ret_armed && e->enable_ret == addr);
+	       (e->enable_ret_armed && e->enable_ret == addr) ||
+	       (e->kp_armed && e->env.handoff->enable_kprobe_addr == addr) ||
+	       (e->kp_ret_armed && e->kp_ret == addr);
 }
 
 /* Build the sites from the probes' addresses (and the slide) and insert them. */
@@ -440,6 +455,18 @@ static int trap_disarm(struct ekp_engine *base)
 	if (e->enable_ret_armed) {
 		e->enable_ret_armed = false;
 		err = drop_role(e, e->enable_ret);
+		if (err && !first_err)
+			first_err = err;
+	}
+	if (e->kp_armed) {
+		e->kp_armed = false;
+		err = drop_role(e, e->env.handoff->enable_kprobe_addr);
+		if (err && !first_err)
+			first_err = err;
+	}
+	if (e->kp_ret_armed) {
+		e->kp_ret_armed = false;
+		err = drop_role(e, e->kp_ret);
 		if (err && !first_err)
 			first_err = err;
 	}
@@ -704,6 +731,7 @@ static int begin_enabling(struct trap_engine *e)
 {
 	const struct ekp_handoff *h = e->env.handoff;
 	const struct ekp_arch *arch = e->env.arch;
+	bool shared = false;
 	int err;
 
 	e->enabling = true;
@@ -741,6 +769,17 @@ static int begin_enabling(struct trap_engine *e)
 			if (e->hp[e->accepted[j]].kaddr == hp->kaddr)
 				hp->by_bytes = false;
 		e->accepted[e->nr_accepted++] = idx;
+		shared |= !hp->by_bytes;
+	}
+	e->flags_off = -1;
+	e->shared = shared;
+	if (shared && h->enable_kprobe_addr) {
+		if (!bp_needed(e, h->enable_kprobe_addr)) {
+			err = insert_bp(e, h->enable_kprobe_addr);
+			if (err)
+				return err;
+		}
+		e->kp_armed = true;
 	}
 	return 0;
 }
@@ -768,6 +807,18 @@ static int guest_records(struct trap_engine *e, unsigned int idx, bool *guest)
 	if (!e->enabling)
 		return 0;
 	hp = &e->hp[idx];
+	if (!hp->by_bytes && e->flags_off >= 0) {
+		uint8_t f[4];
+
+		if (!hp->kp)
+			return 0; /* enable_kprobe() not called for it yet: still disabled */
+		err = ekp_target_read_mem(e->run.target, hp->kp + (uint64_t)e->flags_off, f,
+					  sizeof(f));
+		if (err)
+			return ekp_err_prefix(err, "--handoff: reading a kprobe's flags: ");
+		*guest = !(f[0] & KPROBE_FLAG_DISABLED); /* little-endian: bit 1 is in f[0] */
+		return 0;
+	}
 	if (!hp->by_bytes) {
 		*guest = hp->live;
 		return 0;
@@ -804,6 +855,10 @@ static int finish_handoff(struct trap_engine *e)
 			 "0x%" PRIx64 " is unchanged): it stays on the trap engine", p->group, p->event,
 			 e->hp[idx].kaddr);
 	}
+	if (e->shared && e->flags_off < 0)
+		ekp_warn("--handoff: struct kprobe's flags word was not found: a second probe on one "
+			 "address switched to the guest when its enabling call began (a hit on another "
+			 "CPU before the kernel enabled it is lost; docs/handoff.md)");
 	e->enabling = false;
 	e->handed_over = true;
 	for (unsigned int i = 0; i < e->nr_sites; i++) {
@@ -825,6 +880,14 @@ static int finish_handoff(struct trap_engine *e)
 		e->enable_ret_armed = false;
 		err = drop_role(e, e->enable_ret);
 	}
+	if (!err && e->kp_armed) {
+		e->kp_armed = false;
+		err = drop_role(e, h->enable_kprobe_addr);
+	}
+	if (!err && e->kp_ret_armed) {
+		e->kp_ret_armed = false;
+		err = drop_role(e, e->kp_ret);
+	}
 	if (err)
 		return err;
 	for (unsigned int i = 0; i < e->env.nr_probes; i++)
@@ -832,6 +895,85 @@ static int finish_handoff(struct trap_engine *e)
 	if (!nr)
 		return 0; /* the kernel armed none: everything stays here, no handoff */
 	return e->run.handoff ? e->run.handoff(e->run.opaque, e->handed) : 0;
+}
+
+/*
+ * --handoff: enable_kprobe(kp) inside an enabling call (the kernel's kprobe for the probe that
+ * call enables). A second probe on an address already armed goes live when this clears its own
+ * KPROBE_FLAG_DISABLED: from here on ekprobe reads that flag at each hit. The struct's layout
+ * is not in the default kernel's image (no BTF, no debug information): the flags word is
+ * found by what enable_kprobe() changes, read before and after the first such call.
+ */
+static int on_enable_kprobe(struct trap_engine *e)
+{
+	const struct ekp_arch *arch = e->env.arch;
+	uint64_t ret;
+	bool in_reg;
+	int err;
+
+	if (!e->in_call || e->kp_in || !arch->nr_arg_regs)
+		return 0;
+	err = return_address(e, &ret);
+	if (err)
+		return err;
+	e->kp_at = e->regs.val[arch->arg_regs[0]];
+	if (e->nr_calls && e->nr_calls <= e->nr_accepted) {
+		struct handoff_probe *hp = &e->hp[e->accepted[e->nr_calls - 1]];
+
+		if (!hp->by_bytes)
+			hp->kp = e->kp_at;
+	}
+	if (e->flags_off >= 0)
+		return 0; /* the layout is known: no need to see the return */
+	if (ekp_target_read_mem(e->run.target, e->kp_at, e->kp_before, KP_SNAP))
+		return 0; /* cannot learn from this one */
+	if (!bp_needed(e, ret)) {
+		err = insert_bp(e, ret);
+		if (err)
+			return err;
+	}
+	arch->return_addr_location(&in_reg);
+	e->kp_ret = ret;
+	e->kp_ret_armed = true;
+	e->kp_sp = e->regs.val[arch->sp_reg] + (in_reg ? 0 : arch->ptr_size);
+	e->kp_in = true;
+	return 0;
+}
+
+/* enable_kprobe() returned: the one 32-bit word that lost KPROBE_FLAG_DISABLED (and changed
+ * nothing but kprobe flags) is flags. */
+static int on_enable_kprobe_return(struct trap_engine *e)
+{
+	uint8_t after[KP_SNAP];
+	int found = -1, err;
+
+	e->kp_in = false;
+	e->kp_ret_armed = false;
+	err = drop_role(e, e->kp_ret);
+	if (err)
+		return err;
+	if ((int32_t)(uint32_t)e->regs.val[e->env.arch->retval_reg] ||
+	    ekp_target_read_mem(e->run.target, e->kp_at, after, KP_SNAP))
+		return 0;
+	for (int o = 0; o + 4 <= KP_SNAP; o += 4) {
+		uint32_t b = 0, a = 0;
+
+		for (int i = 3; i >= 0; i--) {
+			b = b << 8 | e->kp_before[o + i];
+			a = a << 8 | after[o + i];
+		}
+		if (a == b)
+			continue;
+		if (!(b & KPROBE_FLAG_DISABLED) || (a & KPROBE_FLAG_DISABLED) ||
+		    ((a ^ b) & ~KPROBE_FLAGS_KNOWN) || found >= 0)
+			return 0; /* some other change, or two candidates: not learned here */
+		found = o;
+	}
+	e->flags_off = found;
+	if (found >= 0)
+		ekp_info("--handoff: struct kprobe's flags at +%d (seen in enable_kprobe()): a second "
+			 "probe on one address switches when its own kprobe is enabled", found);
+	return 0;
 }
 
 /*
@@ -930,6 +1072,20 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 		err = on_enable_call(e);
 		if (err)
 			return err;
+	}
+	if (e->kp_armed && pc == e->env.handoff->enable_kprobe_addr) {
+		took = true;
+		err = on_enable_kprobe(e);
+		if (err)
+			return err;
+	}
+	if (e->kp_ret_armed && pc == e->kp_ret) {
+		took = true;
+		if (e->kp_in && e->regs.val[arch->sp_reg] == e->kp_sp) {
+			err = on_enable_kprobe_return(e);
+			if (err)
+				return err;
+		}
 	}
 	if (e->enable_ret_armed && pc == e->enable_ret) {
 		/* Also a join point of the kernel's loop: the call's return only with its stack. */

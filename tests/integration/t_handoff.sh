@@ -194,7 +194,9 @@ done
 # -smp 2, one boot (Debian's QEMU 7.2 cannot boot -smp 2 under -icount: t_jump_icount.sh), so
 # no comparison across boots. The switch under load on two CPUs: t/apin on __alloc_pages' entry
 # is handed over, t/apmid on a later instruction of the same basic block stays a trap on the
-# host (--no-handoff): host part + guest part of t/apin must count what t/apmid counts. The
+# host (--no-handoff): host part + guest part of t/apin must count what t/apmid counts, and so
+# must t/apin2, a second handed probe on the same address (it goes live when the kernel clears
+# its own kprobe's DISABLED flag, which ekprobe reads once it has found the flags word). The
 # count ends where the guest's /init stops its tracing (ekprobe.onecpu: the other CPU offline
 # first, so that nothing else runs then): t/cut, kept on the host, marks that point in
 # ekprobe's stream (tracer_tracing_off). Also: the guest's trace must be whole (with two vCPUs
@@ -203,7 +205,8 @@ done
 # t/in and t/out whole initcalls: alternating, as many of each as t/keep counted.
 # shellcheck disable=SC2046
 "$EKPROBE" --engine trap --handoff --summary -o "$TMP/smp2.txt" "${base[@]}" \
-	-p 'p:t/apin __alloc_pages' -p 'p:t/apmid __alloc_pages+0x1a' -p 'p:t/cut tracer_tracing_off' \
+	-p 'p:t/apin __alloc_pages' -p 'p:t/apin2 __alloc_pages order=%si' \
+	-p 'p:t/apmid __alloc_pages+0x1a' -p 'p:t/cut tracer_tracing_off' \
 	--no-handoff apmid --no-handoff cut \
 	-- $(qemu_cmd "$TMP/smp2.console" -smp 2) -append "$APPEND ekprobe.dumptrace ekprobe.onecpu" \
 	2>"$TMP/smp2.err"
@@ -232,13 +235,20 @@ assert not [op for op in between if op.startswith(("j", "call", "ret", "loop"))]
 check "t/apmid (__alloc_pages+0x1a) is a later instruction of t/apin's basic block" same_block
 cut_line=$(grep -n ' t/cut: ' "$TMP/smp2.txt" | tail -n1 | cut -d: -f1)
 check "-smp 2: ekprobe saw /init stop the guest's tracing (t/cut)" test -n "$cut_line"
-ha=$(grep -c ' t/apin: ' "$TMP/smp2.txt")
-ga=$(tr -d '\r' < "$TMP/smp2.console" | sed -n '/^EKPROBE-TRACE-BEGIN/,/^EKPROBE-TRACE-END/p' | grep -c ' apin: (')
 hb=$(head -n "${cut_line:-0}" "$TMP/smp2.txt" | grep -c ' t/apmid: ')
-check "-smp 2: t/apin was switched under load (host $ha, guest $ga, both > 0)" test "$ha" -gt 0 -a "$ga" -gt 0
-check "-smp 2: t/apin host $ha + guest $ga = $((ha + ga)), t/apmid on the host $hb" test "$((ha + ga))" = "$hb"
-check "-smp 2: t/apin handed off, t/apmid and t/cut kept" \
-	grep -q "^# handoff at .*ekprobe's stream of t/in t/out t/rip t/fim t/apin ends here" "$TMP/smp2.txt"
+for ev in apin apin2; do
+	ha=$(grep -c " t/$ev: " "$TMP/smp2.txt")
+	ga=$(tr -d '\r' < "$TMP/smp2.console" | sed -n '/^EKPROBE-TRACE-BEGIN/,/^EKPROBE-TRACE-END/p' |
+		grep -c " $ev: (")
+	check "-smp 2: t/$ev was switched under load (host $ha, guest $ga, both > 0)" \
+		test "$ha" -gt 0 -a "$ga" -gt 0
+	check "-smp 2: t/$ev host $ha + guest $ga = $((ha + ga)), t/apmid on the host $hb" \
+		test "$((ha + ga))" = "$hb"
+done
+check "-smp 2: ekprobe found struct kprobe's flags word (t/apin2's switch reads it)" \
+	grep -q "struct kprobe's flags at +[0-9]*" "$TMP/smp2.err"
+check "-smp 2: t/apin and t/apin2 handed off, t/apmid and t/cut kept" \
+	grep -q "^# handoff at .*ekprobe's stream of t/in t/out t/rip t/fim t/apin t/apin2 ends here" "$TMP/smp2.txt"
 
 # Bad input: nothing starts. A kernel's symbols without kprobes, without kprobe events.
 bad() { # bad NAME EXPECTED-MESSAGE [ekprobe options...] (then the QEMU command is added)
