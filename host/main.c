@@ -106,6 +106,12 @@ static const char usage_text[] =
 "                         -kernel); each breakpoint goes when the guest enables them;\n"
 "                         the trace marks where ekprobe's own stream ends, the guest's\n"
 "                         trace has the rest (docs/handoff.md)\n"
+"      --detach-after-handoff\n"
+"                         --handoff, then once every handed probe is live in the guest\n"
+"                         and the frames of return probes entered before have returned,\n"
+"                         remove every breakpoint (probes kept on the host too), detach\n"
+"                         from the gdbstub and let the guest run on; in launch mode\n"
+"                         still end when QEMU ends, with its exit status\n"
 "      --no-handoff [GRP/]EVENT\n"
 "                         keep the probes so named on their host engine (shell globs;\n"
 "                         repeatable)\n"
@@ -153,6 +159,7 @@ struct options {
 	int timeout_ms;
 	char **qemu_argv;
 	bool handoff;
+	bool detach_after_handoff; /* implies handoff */
 	const char *no_handoff[MAX_ENGINE_CHOICES];
 	unsigned int nr_no_handoff;
 };
@@ -355,6 +362,12 @@ static int prepare_handoff(const struct options *o, const struct ekp_symtab *st,
 	else
 		ekp_info("--handoff: %u probe%s go%s to the guest as kprobe_event=", h->nr_handed,
 			 h->nr_handed == 1 ? "" : "s", h->nr_handed == 1 ? "es" : "");
+	if (h->append)
+		ekp_info("--handoff: the kernel command line: %s", h->append);
+	for (unsigned int i = 0; o->detach_after_handoff && h->handed && i < n; i++)
+		if (!h->handed[i])
+			ekp_info("--detach-after-handoff: %s/%s is recorded by ekprobe only until it "
+				 "detaches after the handoff", pv[i]->group, pv[i]->event);
 	return 0;
 }
 
@@ -424,7 +437,7 @@ static struct ekp_probe_list *read_probes(const struct options *o, const struct 
 int main(int argc, char **argv)
 {
 	enum { OPT_PROBES = 256, OPT_VM, OPT_QMP, OPT_FORMAT, OPT_SUMMARY, OPT_TIMEOUT, OPT_ENGINE,
-	       OPT_POLL_MS, OPT_ARCH, OPT_CONNECT, OPT_HANDOFF, OPT_NO_HANDOFF, OPT_TEE,
+	       OPT_POLL_MS, OPT_ARCH, OPT_CONNECT, OPT_HANDOFF, OPT_NO_HANDOFF, OPT_DETACH_AFTER_HANDOFF, OPT_TEE,
 	       OPT_NO_STATUS };
 	static const struct option longopts[] = {
 		{ "probe", required_argument, NULL, 'p' },
@@ -444,6 +457,7 @@ int main(int argc, char **argv)
 		{ "poll-ms", required_argument, NULL, OPT_POLL_MS },
 		{ "handoff", no_argument, NULL, OPT_HANDOFF },
 		{ "no-handoff", required_argument, NULL, OPT_NO_HANDOFF },
+		{ "detach-after-handoff", no_argument, NULL, OPT_DETACH_AFTER_HANDOFF },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -533,6 +547,7 @@ int main(int argc, char **argv)
 			o.poll_ms = (int)v;
 			break;
 		case OPT_HANDOFF: o.handoff = true; break;
+		case OPT_DETACH_AFTER_HANDOFF: o.handoff = o.detach_after_handoff = true; break;
 		case OPT_NO_HANDOFF:
 			if (o.nr_no_handoff == MAX_ENGINE_CHOICES)
 				return usage_error("more than %d --no-handoff options",
@@ -716,6 +731,7 @@ int main(int argc, char **argv)
 		.qmp_path = o.qmp, .libvirt = lv, .timeout_ms = o.timeout_ms, .poll_ms = o.poll_ms,
 		.locate_kernel = may_relocate, .boot = have_boot ? &boot : NULL,
 		.handoff = o.handoff ? &handoff : NULL,
+		.detach_after_handoff = o.detach_after_handoff,
 		.status = with_status ? &live : NULL,
 	};
 	status = ekp_session_run(&cfg);

@@ -64,7 +64,9 @@ struct session {
 	bool armed;             /* the engines' probes are in the guest */
 	bool prelaunch;         /* QEMU held the guest before its first instruction */
 	bool running;           /* the VM runs: resumed, no stop reply yet */
-	bool detached;          /* probes removed and the guest resumed on a signal */
+	bool detached;          /* probes removed and the guest resumed (a signal, or
+				 * --detach-after-handoff) */
+	bool detached_after_handoff;
 	bool qemu_gone;         /* QEMU exited (launch mode: its status in qemu_status) */
 	bool give_up;           /* a second signal: leave at once, touch nothing */
 	bool gdb_gone;          /* the gdbstub connection closed */
@@ -163,6 +165,41 @@ static int note_handoff(void *opaque, const bool *handed)
 	s->handoff_ns = m.ts_ns;
 	ekp_info("handoff at %.6f s guest run time: the guest's own kprobe events hold %u "
 		 "probe%s from here on", (double)m.ts_ns / 1e9, nr, nr == 1 ? "" : "s");
+	return ekp_sink_handoff(s->cfg->sink, &m);
+}
+
+/*
+ * --detach-after-handoff: the handoff is complete when it happened and no frame of a handed
+ * return probe entered before it still waits for its return here.
+ */
+static bool handoff_complete(struct session *s)
+{
+	if (!s->cfg->detach_after_handoff || !s->handed_over)
+		return false;
+	for (unsigned int i = 0; i < s->cfg->nr_probes; i++) {
+		const struct ekp_engine *e = s->set->engines[s->set->owner[i]];
+		struct ekp_probe_counts c;
+
+		if (!s->handed[i])
+			continue;
+		e->ops->probe_stats(e, i, &c);
+		if (c.pending)
+			return false;
+	}
+	return true;
+}
+
+/* The trace's last word after --detach-after-handoff. */
+static int note_detach(struct session *s)
+{
+	struct ekp_handoff_mark m = {
+		.ts_ns = guest_now_ns(s), .to = "its own kprobe events (its trace)",
+		.probes = s->cfg->probes, .handed = s->handed, .nr_probes = s->cfg->nr_probes,
+		.detached = true,
+	};
+
+	ekp_info("--detach-after-handoff: detached at %.6f s guest run time; the guest runs on "
+		 "without ekprobe", (double)m.ts_ns / 1e9);
 	return ekp_sink_handoff(s->cfg->sink, &m);
 }
 
@@ -844,14 +881,20 @@ static int take_stop(struct session *s, const struct rsp_stop *stop)
 	err = ekp_sink_flush(s->cfg->sink);
 	if (err)
 		return err;
-	if (s->signals) {
+	if (s->signals || handoff_complete(s)) {
+		bool after_handoff = !s->signals;
+
 		s->t_end = s->stop_began;
 		begin_shutdown(s);
+		if (after_handoff && (err = note_detach(s)))
+			return err;
 		err = detach(s);
 		if (err)
 			return err;
 		s->detached = true;
-		snprintf(s->end, sizeof(s->end), "detached on signal, guest resumed");
+		s->detached_after_handoff = after_handoff;
+		snprintf(s->end, sizeof(s->end), after_handoff ? "detached after the handoff, "
+			 "guest resumed" : "detached on signal, guest resumed");
 		return 1;
 	}
 	if (!(flags & EKP_STOP_TAKEN))
@@ -1172,8 +1215,8 @@ int ekp_session_run(const struct ekp_session_config *cfg)
 			ekp_err(err, "%s", why);
 		} else {
 			if (s.detached)
-				ekp_info("probes removed; waiting for QEMU to exit (signal again to "
-					 "terminate it)");
+				ekp_info("probes removed; waiting for QEMU to exit (signal %sto "
+					 "terminate it)", s.detached_after_handoff ? "" : "again ");
 			status = wait_qemu(&s);
 		}
 	} else if (s.launched) {

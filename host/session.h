@@ -43,6 +43,9 @@ struct ekp_session_config {
 	bool locate_kernel;
 	const struct ekp_boot_info *boot;
 	const struct ekp_handoff *handoff; /* --handoff: what the guest takes over, or NULL */
+	/* --detach-after-handoff: once the handoff is complete (every handed probe live in the
+	 * guest, no return of a handed probe pending here), remove everything and detach. */
+	bool detach_after_handoff;
 	struct ekp_status *status;      /* the live status line, or NULL */
 };
 

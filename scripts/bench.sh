@@ -9,6 +9,10 @@
 #   ekprobe+50 / gdb+50   the same with 50 more probes on functions that never run in this boot
 #   placed+50  ekprobe with the same 57 probes where --engine auto puts them: the 7 bench probes
 #              kept on the trap engine, the 50 idle ones as jumps (out of QEMU's breakpoint list)
+# then (alone with BENCH_ONLY=handoff) the guest's own time from the handoff to /init with
+# --detach-after-handoff against the unprobed boot, under -icount shift=0 (a count, not a timing);
+# at the end (alone with BENCH_ONLY=arm64, run when the arm64 kernel is built) the arm64 jump
+# engine's boot against the unprobed one (a count too), and its trap engine beside gdb-multiarch
 # and reports wall time, hits, and cost per hit = (wall - base wall) / hits, plus ratios.
 # Timing varies on these machines: compare the ratios of one invocation, not absolute times.
 set -euo pipefail
@@ -161,8 +165,9 @@ if [ "${BENCH_ONLY:-}" = arm64 ]; then
 	exit
 fi
 
-# BENCH_ONLY=plugin: only the plugin engine's part (at the end); BENCH_ONLY=arm64: only arm64's.
-if [ "${BENCH_ONLY:-}" != plugin ]; then
+# BENCH_ONLY=plugin: only the plugin engine's part (at the end); BENCH_ONLY=handoff: only the
+# --detach-after-handoff part (before it); BENCH_ONLY=arm64: only arm64's (above).
+if [ -z "${BENCH_ONLY:-}" ]; then
 grep -E ' [tT] __x64_sys_' "$SYSMAP" | awk '{print $3}' | sed 's/^__x64_sys_//' |
 	grep -vxE "$used" | sort | sed 's/^/__x64_sys_/' > "$work/candidates"
 echo "bench: finding 50 functions this boot never runs ($(wc -l < "$work/candidates") candidates)..." >&2
@@ -319,6 +324,57 @@ trap engine's on the same 7 probes, whatever else is armed.
 NOTE
 fi
 
+# ---- --detach-after-handoff: the guest's own time from the handoff to /init ------------------
+# Under -icount shift=0,sleep=off the guest's clock is QEMU's virtual clock: 1 ns per guest
+# instruction, plus the jumps to the next timer while every vCPU idles (sleep=off); never the
+# host's time (FIELD-NOTES 9). The kernel's printk timestamps (printk.time=1) read that clock.
+# The span: from the first initcall after init_kprobe_trace (the handoff: the kprobe_event=
+# probes are live, and ekprobe-host has detached at the return of that initcall) to "Run /init
+# as init process" (initcall_debug names the initcalls). Two boots, interleaved over the rounds:
+# the unprobed boot, and --detach-after-handoff with the 7 bench probes handed to the guest's
+# own kprobe events (they keep recording in the guest, __alloc_pages and do_one_initcall among
+# them). Before the handoff ekprobe's stops move the guest's clock too, so only the span after
+# it is compared.
+if [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = handoff ]; then
+HAPPEND="$APPEND initcall_debug printk.time=1 ekprobe.dmesg"
+hq_args() { # hq_args CONSOLE
+	echo -display none -serial "file:$1" -no-reboot -m 256 -kernel "$BZIMAGE" -initrd "$INITRD" \
+		-icount shift=0,sleep=off -rtc clock=vm,base=2024-01-01T00:00:00
+}
+span() { # span CONSOLE -> guest ns from the first initcall after init_kprobe_trace to /init
+	tr -d '\r' < "$1" | sed -n '/^EKPROBE-DMESG-BEGIN/,/^EKPROBE-DMESG-END/p' | awk '
+		function ts(l) { return substr(l, 2, index(l, "]") - 2) + 0 }
+		/initcall init_kprobe_trace\+.* returned/ { after = 1; next }
+		after && !h && /calling / { h = ts($0) }
+		/Run \/init as init process/ { i = ts($0) }
+		END { if (!h || !i) exit 1; printf "%.0f\n", (i - h) * 1e9 }'
+}
+hsum_base=0 hsum_det=0
+for r in $(seq "$rounds"); do
+	echo "bench: handoff: round $r/$rounds: unprobed boot (-icount shift=0)..." >&2
+	# shellcheck disable=SC2046
+	qemu-system-x86_64 $(hq_args "$work/hb.console") -append "$HAPPEND" >/dev/null 2>&1
+	b=$(span "$work/hb.console") || { echo "bench: handoff: no span in the unprobed boot" >&2; exit 1; }
+	echo "bench: handoff: round $r/$rounds: --detach-after-handoff, 7 probes..." >&2
+	hargs=()
+	for f in $FUNCS; do hargs+=(-p "p:bench/$f $f"); done
+	# shellcheck disable=SC2046
+	"$EKPROBE" --engine trap --detach-after-handoff --symbols "$VMLINUX" -o "$work/hd.txt" \
+		"${hargs[@]}" -- qemu-system-x86_64 $(hq_args "$work/hd.console") -append "$HAPPEND" \
+		2>"$work/hd.err" || { cat "$work/hd.err" >&2; exit 1; }
+	grep -q "detached at" "$work/hd.err" || { echo "bench: handoff: ekprobe did not detach" >&2; exit 1; }
+	d=$(span "$work/hd.console") || { echo "bench: handoff: no span in the handoff boot" >&2; exit 1; }
+	hsum_base=$((hsum_base + b)) hsum_det=$((hsum_det + d))
+done
+printf '\n--detach-after-handoff: guest time from the handoff to /init (-icount shift=0: guest ns =\n'
+printf 'instructions, plus idle jumps to the next timer), mean of %s rounds:\n' "$rounds"
+printf '  %-34s %14d ns\n' "unprobed boot" "$((hsum_base / rounds))"
+printf '  %-34s %14d ns\n' "--detach-after-handoff (7 probes)" "$((hsum_det / rounds))"
+printf '  handoff boot / unprobed boot      %14.4f  (target <= 1.05)\n' \
+	"$(echo "$hsum_det / $hsum_base" | bc -l)"
+[ "${BENCH_ONLY:-}" = handoff ] && exit 0
+fi
+
 # ---- the plugin engine (QEMU 10, scripts/qemu.sh) -----------------------------------------
 # Side by side, interleaved over the same rounds, all on QEMU 10:
 #   base10       the unprobed boot
@@ -424,6 +480,7 @@ printf '  hits of the idle probes (boots differ a little) %6d\n' $(( pi[idle2000
 printf '  runs that reported lost or dropped records      %6d\n' "$lost_any"
 
 # arm64's part, when its kernel is built (make test builds it; BENCH_ONLY=arm64 runs it alone).
-if EKPROBE_ARCH=arm64 EKPROBE_NO_BUILD=1 "$here/scripts/kernel.sh" print >/dev/null 2>&1; then
+if [ -z "${BENCH_ONLY:-}" ] && EKPROBE_ARCH=arm64 EKPROBE_NO_BUILD=1 "$here/scripts/kernel.sh" print \
+	>/dev/null 2>&1; then
 	bench_arm64
 fi

@@ -5,12 +5,15 @@
 # ekprobe_abi_eval.h for the patch), and a busybox initramfs whose /init is guest/init.sh.
 #
 # The result is cached outside the clone, keyed by everything that goes into it (source
-# package version, build recipe, fragment, patches, ABI headers, /init), so a second run reuses
-# it. The cache directory also holds the abi.h and abi_eval.h the kernel was built with.
+# package version, build recipe, fragment, patches, ABI headers), so a second run reuses it.
+# The cache directory also holds the abi.h and abi_eval.h the kernel was built with. The
+# initramfs is cached beside it under its own key (/init, scripts/initramfs.sh, busybox): a
+# change to /init builds a new initramfs in a second, never a kernel.
 # EKPROBE_KERNEL_VARIANT=unpatched builds the same x86_64 kernel without the ekprobe guest patch
 # (and without CONFIG_EKPROBE_GUEST), cached under its own key: the plugin engine's tests run on it.
 #   scripts/kernel.sh build   build if needed, print progress on stderr
 #   scripts/kernel.sh print   print BZIMAGE=, VMLINUX=, INITRD= (building first if needed)
+#   scripts/kernel.sh dir     print the kernel's cache directory; initrd: the initramfs's path
 #
 # EKPROBE_ARCH=arm64 (make ARCH=arm64) builds the arm64 default guest instead: the same source
 # cross-built with gcc-aarch64-linux-gnu from guest/linux-6.1/arm64/ekprobe.config, its Image
@@ -90,7 +93,10 @@ key=$( {
 		echo "$(basename "$busybox_deb") $(sha256sum < "$busybox_deb")"
 	fi
 	[ "$variant" = default ] || echo "variant $variant"
-	cat "$fragment" "$here/guest/init.sh"
+	# The key hashed /init (guest/init.sh) until the initramfs got its own cache entry (below);
+	# it hashes that text, frozen in guest/kernel-key-init.sh, so that the kernels already
+	# cached keep their keys. Never edit that file: /init is guest/init.sh.
+	cat "$fragment" "$here/guest/kernel-key-init.sh"
 	for p in "${patches[@]}"; do [ -e "$p" ] && { basename "$p"; cat "$p"; }; done
 	# The guest patches include them (x86_64's lines as ever: its keys did not move when the
 	# arm64 patch came).
@@ -101,6 +107,32 @@ key=$( {
 	fi
 } | sha256sum | cut -c1-16)
 out=$cache_root/kernel-$key
+
+# The initramfs (/init is guest/init.sh) is cached apart from the kernel, keyed by what goes
+# into it: changing /init builds a new initramfs (a second), never a kernel.
+initrd_key=$( {
+	echo "initramfs $arch"
+	cat "$here/guest/init.sh" "$here/scripts/initramfs.sh"
+	if [ "$arch" = arm64 ]; then basename "$busybox_deb"; sha256sum < "$busybox_deb"
+	else sha256sum < /bin/busybox; fi
+} | sha256sum | cut -c1-16)
+initrd=$cache_root/initrd-$initrd_key.cpio.gz
+
+build_initrd() {
+	[ -f "$initrd" ] && return 0
+	# (even under EKPROBE_NO_BUILD, which is about kernels: this takes a second)
+	mkdir -p "$cache_root"
+	local w
+	w=$(mktemp -d "$cache_root/initrd-work.XXXXXX")
+	if [ "$arch" = arm64 ]; then
+		dpkg-deb -x "$busybox_deb" "$w/busybox-deb"
+		"$here/scripts/initramfs.sh" "$w/initrd.cpio.gz" "$w/busybox-deb/bin/busybox"
+	else
+		"$here/scripts/initramfs.sh" "$w/initrd.cpio.gz"
+	fi
+	mv "$w/initrd.cpio.gz" "$initrd" # a rename: a reader sees the whole file or none
+	rm -rf "$w"
+}
 
 build() {
 	[ -f "$out/done" ] && return 0
@@ -148,18 +180,9 @@ build() {
 	make -C "$ksrc" -s "${make_arch[@]}" -j"$(( $(nproc) + 1 ))" "$image_target" >&2
 	echo "ekprobe: kernel built in $((SECONDS - t0)) s" >&2
 
-	echo "ekprobe: building initramfs..." >&2
-	if [ "$arch" = arm64 ]; then
-		dpkg-deb -x "$busybox_deb" "$work/busybox-deb"
-		"$here/scripts/initramfs.sh" "$work/initrd.cpio.gz" "$work/busybox-deb/bin/busybox"
-	else
-		"$here/scripts/initramfs.sh" "$work/initrd.cpio.gz"
-	fi
-
 	local stage=$out.tmp
 	rm -rf "$stage"; mkdir -p "$stage"
 	cp "$ksrc/$image_path" "$ksrc/vmlinux" "$ksrc/System.map" "$ksrc/.config" "$stage/"
-	cp "$work/initrd.cpio.gz" "$stage/"
 	cp "$ksrc/include/linux/ekprobe_abi.h" "$stage/abi.h"
 	cp "$ksrc/include/linux/ekprobe_abi_eval.h" "$stage/abi_eval.h"
 	if [ "$arch" = arm64 ]; then
@@ -179,13 +202,15 @@ build() {
 }
 
 case "${1:-print}" in
-build) build ;;
+build) build && build_initrd ;;
 print)
 	build
+	build_initrd
 	echo "BZIMAGE=$out/$(basename "$image_path")"
 	echo "VMLINUX=$out/vmlinux"
-	echo "INITRD=$out/initrd.cpio.gz"
+	echo "INITRD=$initrd"
 	;;
 dir) build; echo "$out" ;;
-*) echo "usage: scripts/kernel.sh build|print|dir" >&2; exit 2 ;;
+initrd) build_initrd; echo "$initrd" ;;
+*) echo "usage: scripts/kernel.sh build|print|dir|initrd" >&2; exit 2 ;;
 esac

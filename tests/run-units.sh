@@ -4,8 +4,9 @@
 # when it is missing, and make test builds it first, so any skip fails the run unless
 # EKPROBE_ALLOW_SKIPS=1 (a developer's quick run without the kernel).
 set -u
-if [ -z "${EKPROBE_BZIMAGE:-}" ] && dir=$(EKPROBE_NO_BUILD=1 scripts/kernel.sh dir 2>/dev/null); then
-	export EKPROBE_BZIMAGE=$dir/bzImage EKPROBE_INITRD=$dir/initrd.cpio.gz EKPROBE_VMLINUX=$dir/vmlinux
+if [ -z "${EKPROBE_BZIMAGE:-}" ] && dir=$(EKPROBE_NO_BUILD=1 scripts/kernel.sh dir 2>/dev/null) &&
+	initrd=$(EKPROBE_NO_BUILD=1 scripts/kernel.sh initrd 2>/dev/null); then
+	export EKPROBE_BZIMAGE=$dir/bzImage EKPROBE_INITRD=$initrd EKPROBE_VMLINUX=$dir/vmlinux
 fi
 [ -n "${EKPROBE_BZIMAGE:-}" ] || echo "unit: no guest kernel built (make kernel): tests that boot it will skip" >&2
 pass=0 fail=0 skipped=0

@@ -2,6 +2,7 @@
 /* The x86_64 ops table. */
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "ekprobe/arch.h"
 #include "arch/x86_64/x86_64.h"
@@ -58,6 +59,17 @@ static bool x86_64_is_kernel_addr(uint64_t addr)
 	return addr >= 0xffff800000000000ull;
 }
 
+/* Linux 6.1 arch/x86/kernel/kprobes/core.c arch_adjust_kprobe_addr(): a probe on a function's
+ * endbr64 (IBT) is put on the instruction after it. */
+static uint64_t x86_64_kprobe_addr(const uint8_t *code, size_t len, uint64_t addr, bool func_entry)
+{
+	static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+
+	if (func_entry && len >= sizeof(endbr64) && !memcmp(code, endbr64, sizeof(endbr64)))
+		return addr + sizeof(endbr64);
+	return addr;
+}
+
 static bool x86_64_in_kernel_mode(const struct ekp_regs *regs)
 {
 	if (!(regs->valid & (1ull << X86_64_CS)))
@@ -84,6 +96,7 @@ const struct ekp_arch ekp_arch_x86_64 = {
 	.stack_arg_first_slot = 1, /* [rsp] is the return address */
 	.insn_len = x86_64_insn_len,
 	.return_addr_location = x86_64_return_addr_location,
+	.kprobe_addr = x86_64_kprobe_addr,
 	.early_alias = x86_64_early_alias,
 	.early_end_sym = "x86_64_start_kernel", /* initial_code, reached by lretq from head_64.S */
 	.is_kernel_addr = x86_64_is_kernel_addr,

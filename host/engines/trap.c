@@ -13,16 +13,22 @@
  * remembered, and a breakpoint goes on the return address (reference-counted); at that
  * breakpoint the frames whose stack pointer matches return their event.
  *
- * --handoff (host/handoff/handoff.h, docs/handoff.md): one more breakpoint, on the function
- * whose call from the kernel's boot-time kprobe-event code marks the moment the guest's own
- * kprobes go live. There the probes the guest takes over lose their entry breakpoints; the
- * frames of return probes entered before still return through this engine.
+ * --handoff (host/handoff/handoff.h, docs/handoff.md): more breakpoints, on the function the
+ * kernel's boot-time kprobe-event code calls once per probe to enable it, and on that call's
+ * return. From the first call to the last return (the enabling), a hit of a probe the guest
+ * takes over is counted here only while the guest's own kprobe is not live yet: while the
+ * byte where the kernel puts its kprobe still holds what it held when the enabling began
+ * (gdbstub breakpoints under TCG never change guest memory, so any change there is the
+ * kernel arming its kprobe: its int3, text_poke_bp's int3, the ftrace call, an optprobe's
+ * jump). After the last return the handed probes lose their entry breakpoints; the frames of
+ * return probes entered before still return through this engine.
  *
  * A breakpoint address can have several roles (a live entry site, a return site, the early
  * sentinel, the handoff breakpoint): it is inserted with its first role and removed with its
  * last (bp_needed()).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +65,21 @@ struct probe_state {
 	unsigned int pending;
 };
 
+/* --handoff: a handed probe while the kernel enables its kprobe events. */
+struct handoff_probe {
+	uint64_t kaddr;         /* where the kernel's kprobe for it writes */
+	uint8_t orig;           /* the byte there when the enabling began */
+	bool by_bytes;          /* the first handed probe at kaddr: that byte says who counts */
+	bool live;              /* (another before it at kaddr) its enabling call has begun */
+	uint64_t kp;            /* (another before it) its struct kprobe, once enable_kprobe()
+				 * was called for it; 0 before */
+};
+
+/* Bytes of a struct kprobe read at enable_kprobe()'s entry and return, to find its flags. */
+#define KP_SNAP 256
+#define KPROBE_FLAG_DISABLED 2u /* Linux 6.1 include/linux/kprobes.h */
+#define KPROBE_FLAGS_KNOWN 0x1fu /* GONE DISABLED OPTIMIZED FTRACE ON_FUNC_ENTRY */
+
 struct trap_engine {
 	struct ekp_engine base;
 	struct ekp_engine_env env;
@@ -78,8 +99,22 @@ struct trap_engine {
 	uint64_t sentinel;      /* arch early_end_sym while alias breakpoints are armed, or 0 */
 	struct ekp_slide slide; /* how far the kernel moved (KASLR); zero until relocated */
 	uint64_t stops;
-	bool switch_armed;      /* --handoff: the handoff breakpoint is in */
+	bool switch_armed;      /* --handoff: the breakpoint on the enabling calls is in */
+	bool enabling;          /* --handoff: from the first enabling call to the last return */
 	bool handed_over;       /* --handoff: the guest holds handed[] now */
+	struct handoff_probe *hp; /* --handoff: per probe */
+	unsigned int *accepted; /* --handoff: the handed probes the kernel created, in order */
+	unsigned int nr_accepted, nr_calls; /* ... and how many enabling calls began */
+	bool in_call;           /* an enabling call runs: enable_ret is where it returns */
+	bool enable_ret_armed;
+	uint64_t enable_ret;
+	uint64_t enable_sp;     /* the stack pointer once the running call has returned */
+	/* enable_kprobe() inside an enabling call: its kprobe, and where its flags word is */
+	bool kp_armed, kp_in, kp_ret_armed;
+	uint64_t kp_ret, kp_sp, kp_at;
+	uint8_t kp_before[KP_SNAP];
+	int flags_off;          /* offset of flags in struct kprobe, learned; -1 unknown */
+	bool shared;            /* some handed probe shares its address with an earlier one */
 	bool *handed;           /* --handoff: per probe, to the guest (less what it refused) */
 	unsigned int *order;    /* --handoff: the handed probes in kprobe_event= order */
 	unsigned int nr_order, nr_created; /* ... and how many the kernel has created */
@@ -192,6 +227,8 @@ static void trap_destroy(struct ekp_engine *base)
 	free(e->values);
 	free(e->handed);
 	free(e->order);
+	free(e->hp);
+	free(e->accepted);
 	free(e);
 }
 
@@ -229,7 +266,10 @@ static bool bp_needed(struct trap_engine *e, uint64_t addr)
 	return (s && s->inserted) || find_ret(e, addr) || (e->sentinel && e->sentinel == addr) ||
 	       (e->switch_armed && e->env.handoff->switch_addr == addr) ||
 	       (e->create_armed && e->env.handoff->create_addr == addr) ||
-	       (e->create_ret_armed && e->create_ret == addr);
+	       (e->create_ret_armed && e->create_ret == addr) ||
+	       (e->enable_ret_armed && e->enable_ret == addr) ||
+	       (e->kp_armed && e->env.handoff->enable_kprobe_addr == addr) ||
+	       (e->kp_ret_armed && e->kp_ret == addr);
 }
 
 /* Build the sites from the probes' addresses (and the slide) and insert them. */
@@ -274,7 +314,9 @@ static int arm_handoff(struct trap_engine *e)
 
 	e->handed = calloc((size_t)e->env.nr_probes + 1, sizeof(*e->handed));
 	e->order = calloc((size_t)e->env.nr_probes + 1, sizeof(*e->order));
-	if (!e->handed || !e->order)
+	e->accepted = calloc((size_t)e->env.nr_probes + 1, sizeof(*e->accepted));
+	e->hp = calloc((size_t)e->env.nr_probes + 1, sizeof(*e->hp));
+	if (!e->handed || !e->order || !e->accepted || !e->hp)
 		return ekp_err(ENOMEM, "out of memory");
 	for (unsigned int i = 0; i < e->env.nr_probes && i < h->nr_probes; i++) {
 		e->handed[i] = h->handed[i];
@@ -407,6 +449,24 @@ static int trap_disarm(struct ekp_engine *base)
 	if (e->create_ret_armed) {
 		e->create_ret_armed = false;
 		err = drop_role(e, e->create_ret);
+		if (err && !first_err)
+			first_err = err;
+	}
+	if (e->enable_ret_armed) {
+		e->enable_ret_armed = false;
+		err = drop_role(e, e->enable_ret);
+		if (err && !first_err)
+			first_err = err;
+	}
+	if (e->kp_armed) {
+		e->kp_armed = false;
+		err = drop_role(e, e->env.handoff->enable_kprobe_addr);
+		if (err && !first_err)
+			first_err = err;
+	}
+	if (e->kp_ret_armed) {
+		e->kp_ret_armed = false;
+		err = drop_role(e, e->kp_ret);
 		if (err && !first_err)
 			first_err = err;
 	}
@@ -653,26 +713,28 @@ static int on_create(struct trap_engine *e, uint64_t pc)
 	return 0;
 }
 
+/* --handoff: the byte at addr in guest memory now (the VM is stopped). */
+static int read_byte(struct trap_engine *e, uint64_t addr, uint8_t *b)
+{
+	int err = ekp_target_read_mem(e->run.target, addr, b, 1);
+
+	return err ? ekp_err_prefix(err, "--handoff: reading the kernel text at 0x%" PRIx64 ": ",
+				    addr) : 0;
+}
+
 /*
- * --handoff: a stop on the handoff breakpoint. Called from the kernel's boot-time kprobe-event
- * code, it is the moment the guest's kprobes go live: every site whose probes are all handed
- * over loses its breakpoint, and the handoff breakpoint goes. Frames of return probes entered
- * before keep their return breakpoints. Called from elsewhere: nothing to do.
+ * --handoff: the first enabling call, the VM stopped. The kernel created its kprobes disabled
+ * (nothing written into its text yet): note, per handed probe the kernel took, the byte where
+ * its kprobe will write, and which probe is the first at each such address.
  */
-static int try_handoff(struct trap_engine *e)
+static int begin_enabling(struct trap_engine *e)
 {
 	const struct ekp_handoff *h = e->env.handoff;
-	unsigned int nr = 0;
-	uint64_t ret;
+	const struct ekp_arch *arch = e->env.arch;
+	bool shared = false;
 	int err;
 
-	err = return_address(e, &ret);
-	if (err)
-		return err;
-	if (ret < h->caller_lo || ret >= h->caller_hi)
-		return 0;
-	e->handed_over = true;
-	e->switch_armed = false;
+	e->enabling = true;
 	if (e->create_armed) {
 		e->create_armed = false;
 		err = drop_role(e, h->create_addr);
@@ -682,6 +744,123 @@ static int try_handoff(struct trap_engine *e)
 	if (e->nr_created != e->nr_order)
 		ekp_warn("--handoff: the guest created %u kprobe_event= definitions, ekprobe gave it "
 			 "%u", e->nr_created, e->nr_order);
+	for (unsigned int k = 0; k < e->nr_order; k++) {
+		unsigned int idx = e->order[k];
+		const struct ekp_probe *p = e->env.probes[idx];
+		struct handoff_probe *hp = &e->hp[idx];
+		uint8_t code[16];
+
+		if (!e->handed[idx])
+			continue;
+		hp->kaddr = p->addr;
+		if (arch->kprobe_addr) {
+			err = ekp_target_read_mem(e->run.target, p->addr, code, sizeof(code));
+			if (err)
+				return ekp_err_prefix(err, "--handoff: reading %s/%s's site: ", p->group,
+						      p->event);
+			hp->kaddr = arch->kprobe_addr(code, sizeof(code), p->addr,
+						      p->sym && !p->offset);
+		}
+		err = read_byte(e, hp->kaddr, &hp->orig);
+		if (err)
+			return err;
+		hp->by_bytes = true;
+		for (unsigned int j = 0; j < e->nr_accepted; j++)
+			if (e->hp[e->accepted[j]].kaddr == hp->kaddr)
+				hp->by_bytes = false;
+		e->accepted[e->nr_accepted++] = idx;
+		shared |= !hp->by_bytes;
+	}
+	e->flags_off = -1;
+	e->shared = shared;
+	if (shared && h->enable_kprobe_addr) {
+		if (!bp_needed(e, h->enable_kprobe_addr)) {
+			err = insert_bp(e, h->enable_kprobe_addr);
+			if (err)
+				return err;
+		}
+		e->kp_armed = true;
+	}
+	return 0;
+}
+
+/*
+ * --handoff: whether the guest's own kprobe records this hit of probe idx (the VM stopped on
+ * it): after the handoff, a handed probe's; during the enabling, the first handed probe at an
+ * address once the kernel has written there (its arming: before it nothing records the hit in
+ * the guest, from it the kernel's kprobe does, on every CPU), a later one at the same address
+ * (its kprobe joins the one already armed there) once its own enabling call has begun.
+ */
+static int guest_records(struct trap_engine *e, unsigned int idx, bool *guest)
+{
+	const struct handoff_probe *hp;
+	uint8_t now;
+	int err;
+
+	*guest = false;
+	if (!e->handed || !e->handed[idx])
+		return 0;
+	if (e->handed_over) {
+		*guest = true;
+		return 0;
+	}
+	if (!e->enabling)
+		return 0;
+	hp = &e->hp[idx];
+	if (!hp->by_bytes && e->flags_off >= 0) {
+		uint8_t f[4];
+
+		if (!hp->kp)
+			return 0; /* enable_kprobe() not called for it yet: still disabled */
+		err = ekp_target_read_mem(e->run.target, hp->kp + (uint64_t)e->flags_off, f,
+					  sizeof(f));
+		if (err)
+			return ekp_err_prefix(err, "--handoff: reading a kprobe's flags: ");
+		*guest = !(f[0] & KPROBE_FLAG_DISABLED); /* little-endian: bit 1 is in f[0] */
+		return 0;
+	}
+	if (!hp->by_bytes) {
+		*guest = hp->live;
+		return 0;
+	}
+	err = read_byte(e, hp->kaddr, &now);
+	*guest = !err && now != hp->orig;
+	return err;
+}
+
+/*
+ * --handoff: every enabling call returned. The handed probes whose kprobe the kernel armed
+ * (the byte changed) lose their breakpoints; one it did not arm stays here.
+ */
+static int finish_handoff(struct trap_engine *e)
+{
+	const struct ekp_handoff *h = e->env.handoff;
+	unsigned int nr = 0;
+	uint8_t now;
+	int err;
+
+	for (unsigned int k = 0; k < e->nr_accepted; k++) {
+		unsigned int idx = e->accepted[k];
+		const struct ekp_probe *p = e->env.probes[idx];
+
+		if (!e->handed[idx] || !e->hp[idx].by_bytes)
+			continue;
+		err = read_byte(e, e->hp[idx].kaddr, &now);
+		if (err)
+			return err;
+		if (now != e->hp[idx].orig)
+			continue;
+		e->handed[idx] = false;
+		ekp_warn("--handoff: the guest's kernel enabled %s/%s but did not arm it (its text at "
+			 "0x%" PRIx64 " is unchanged): it stays on the trap engine", p->group, p->event,
+			 e->hp[idx].kaddr);
+	}
+	if (e->shared && e->flags_off < 0)
+		ekp_warn("--handoff: struct kprobe's flags word was not found: a second probe on one "
+			 "address switched to the guest when its enabling call began (a hit on another "
+			 "CPU before the kernel enabled it is lost; docs/handoff.md)");
+	e->enabling = false;
+	e->handed_over = true;
 	for (unsigned int i = 0; i < e->nr_sites; i++) {
 		struct trap_site *s = &e->sites[i];
 		bool all = true;
@@ -691,22 +870,171 @@ static int try_handoff(struct trap_engine *e)
 		if (!all || !s->inserted)
 			continue;
 		s->inserted = false;
-		if (!bp_needed(e, s->addr)) {
-			err = remove_bp(e, s->addr);
-			if (err)
-				return err;
-		}
-	}
-	if (!bp_needed(e, h->switch_addr)) {
-		err = remove_bp(e, h->switch_addr);
+		err = drop_role(e, s->addr);
 		if (err)
 			return err;
 	}
+	e->switch_armed = false;
+	err = drop_role(e, h->switch_addr);
+	if (!err && e->enable_ret_armed) {
+		e->enable_ret_armed = false;
+		err = drop_role(e, e->enable_ret);
+	}
+	if (!err && e->kp_armed) {
+		e->kp_armed = false;
+		err = drop_role(e, h->enable_kprobe_addr);
+	}
+	if (!err && e->kp_ret_armed) {
+		e->kp_ret_armed = false;
+		err = drop_role(e, e->kp_ret);
+	}
+	if (err)
+		return err;
 	for (unsigned int i = 0; i < e->env.nr_probes; i++)
 		nr += e->handed[i];
 	if (!nr)
-		return 0; /* the kernel took none: everything stays here, no handoff */
+		return 0; /* the kernel armed none: everything stays here, no handoff */
 	return e->run.handoff ? e->run.handoff(e->run.opaque, e->handed) : 0;
+}
+
+/*
+ * --handoff: enable_kprobe(kp) inside an enabling call (the kernel's kprobe for the probe that
+ * call enables). A second probe on an address already armed goes live when this clears its own
+ * KPROBE_FLAG_DISABLED: from here on ekprobe reads that flag at each hit. The struct's layout
+ * is not in the default kernel's image (no BTF, no debug information): the flags word is
+ * found by what enable_kprobe() changes, read before and after the first such call.
+ */
+static int on_enable_kprobe(struct trap_engine *e)
+{
+	const struct ekp_arch *arch = e->env.arch;
+	uint64_t ret;
+	bool in_reg;
+	int err;
+
+	if (!e->in_call || e->kp_in || !arch->nr_arg_regs)
+		return 0;
+	err = return_address(e, &ret);
+	if (err)
+		return err;
+	e->kp_at = e->regs.val[arch->arg_regs[0]];
+	if (e->nr_calls && e->nr_calls <= e->nr_accepted) {
+		struct handoff_probe *hp = &e->hp[e->accepted[e->nr_calls - 1]];
+
+		if (!hp->by_bytes)
+			hp->kp = e->kp_at;
+	}
+	if (e->flags_off >= 0)
+		return 0; /* the layout is known: no need to see the return */
+	if (ekp_target_read_mem(e->run.target, e->kp_at, e->kp_before, KP_SNAP))
+		return 0; /* cannot learn from this one */
+	if (!bp_needed(e, ret)) {
+		err = insert_bp(e, ret);
+		if (err)
+			return err;
+	}
+	arch->return_addr_location(&in_reg);
+	e->kp_ret = ret;
+	e->kp_ret_armed = true;
+	e->kp_sp = e->regs.val[arch->sp_reg] + (in_reg ? 0 : arch->ptr_size);
+	e->kp_in = true;
+	return 0;
+}
+
+/* enable_kprobe() returned: the one 32-bit word that lost KPROBE_FLAG_DISABLED (and changed
+ * nothing but kprobe flags) is flags. */
+static int on_enable_kprobe_return(struct trap_engine *e)
+{
+	uint8_t after[KP_SNAP];
+	int found = -1, err;
+
+	e->kp_in = false;
+	e->kp_ret_armed = false;
+	err = drop_role(e, e->kp_ret);
+	if (err)
+		return err;
+	if ((int32_t)(uint32_t)e->regs.val[e->env.arch->retval_reg] ||
+	    ekp_target_read_mem(e->run.target, e->kp_at, after, KP_SNAP))
+		return 0;
+	for (int o = 0; o + 4 <= KP_SNAP; o += 4) {
+		uint32_t b = 0, a = 0;
+
+		for (int i = 3; i >= 0; i--) {
+			b = b << 8 | e->kp_before[o + i];
+			a = a << 8 | after[o + i];
+		}
+		if (a == b)
+			continue;
+		if (!(b & KPROBE_FLAG_DISABLED) || (a & KPROBE_FLAG_DISABLED) ||
+		    ((a ^ b) & ~KPROBE_FLAGS_KNOWN) || found >= 0)
+			return 0; /* some other change, or two candidates: not learned here */
+		found = o;
+	}
+	e->flags_off = found;
+	if (found >= 0)
+		ekp_info("--handoff: struct kprobe's flags at +%d (seen in enable_kprobe()): a second "
+			 "probe on one address switches when its own kprobe is enabled", found);
+	return 0;
+}
+
+/*
+ * --handoff: a stop on the enabling function. Called from the kernel's boot-time kprobe-event
+ * code (enable_boot_kprobe_events(): one call per created definition, in their order), it
+ * enables the next probe; its return comes back to enable_ret. Called from elsewhere: nothing
+ * to do.
+ */
+static int on_enable_call(struct trap_engine *e)
+{
+	const struct ekp_handoff *h = e->env.handoff;
+	bool in_reg;
+	uint64_t ret;
+	int err;
+
+	err = return_address(e, &ret);
+	if (err)
+		return err;
+	if (ret < h->caller_lo || ret >= h->caller_hi || e->in_call)
+		return 0;
+	if (!e->enabling && (err = begin_enabling(e)))
+		return err;
+	if (e->nr_calls < e->nr_accepted)
+		e->hp[e->accepted[e->nr_calls]].live = true;
+	e->nr_calls++;
+	if (!e->enable_ret_armed) {
+		if (!bp_needed(e, ret)) {
+			err = insert_bp(e, ret);
+			if (err)
+				return err;
+		}
+		e->enable_ret = ret;
+		e->enable_ret_armed = true;
+	}
+	if (ret != e->enable_ret)
+		return ekp_err(EPROTO, "--handoff: the kernel's enabling calls return to 0x%" PRIx64
+			       " and 0x%" PRIx64 ": not the one loop of Linux 6.1's "
+			       "enable_boot_kprobe_events()", e->enable_ret, ret);
+	e->env.arch->return_addr_location(&in_reg);
+	e->enable_sp = e->regs.val[e->env.arch->sp_reg] + (in_reg ? 0 : e->env.arch->ptr_size);
+	e->in_call = true;
+	return 0;
+}
+
+/* --handoff: an enabling call returned; its result says whether the kernel enabled it. */
+static int on_enable_return(struct trap_engine *e)
+{
+	int32_t result = (int32_t)(uint32_t)e->regs.val[e->env.arch->retval_reg];
+	unsigned int k = e->nr_calls - 1;
+
+	e->in_call = false;
+	if (k < e->nr_accepted && result) {
+		unsigned int idx = e->accepted[k];
+		const struct ekp_probe *p = e->env.probes[idx];
+
+		e->handed[idx] = false;
+		e->hp[idx].live = false;
+		ekp_warn("--handoff: the guest's kernel failed to enable %s/%s (error %d): it stays "
+			 "on the trap engine", p->group, p->event, result);
+	}
+	return e->nr_calls >= e->nr_accepted ? finish_handoff(e) : 0;
 }
 
 static int stop_cpu(const struct rsp_stop *stop)
@@ -741,9 +1069,32 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 	}
 	if (e->switch_armed && pc == e->env.handoff->switch_addr) {
 		took = true;
-		err = try_handoff(e);
+		err = on_enable_call(e);
 		if (err)
 			return err;
+	}
+	if (e->kp_armed && pc == e->env.handoff->enable_kprobe_addr) {
+		took = true;
+		err = on_enable_kprobe(e);
+		if (err)
+			return err;
+	}
+	if (e->kp_ret_armed && pc == e->kp_ret) {
+		took = true;
+		if (e->kp_in && e->regs.val[arch->sp_reg] == e->kp_sp) {
+			err = on_enable_kprobe_return(e);
+			if (err)
+				return err;
+		}
+	}
+	if (e->enable_ret_armed && pc == e->enable_ret) {
+		/* Also a join point of the kernel's loop: the call's return only with its stack. */
+		took = true;
+		if (e->in_call && e->regs.val[arch->sp_reg] == e->enable_sp) {
+			err = on_enable_return(e);
+			if (err)
+				return err;
+		}
 	}
 	if (e->sentinel && pc == e->sentinel) {
 		took = true;
@@ -773,8 +1124,12 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 	}
 	for (unsigned int i = 0; site && i < site->count; i++) {
 		unsigned int idx = e->site_probes[site->first + i];
+		bool guest;
 
-		if (e->handed_over && e->handed[idx])
+		err = guest_records(e, idx, &guest);
+		if (err)
+			return err;
+		if (guest)
 			continue; /* the guest's own kprobe has it */
 		if (e->env.probes[idx]->kind == EKP_PROBE_RETURN)
 			err = track_return(e, idx);

@@ -199,6 +199,8 @@ int ekp_handoff_prepare(const struct ekp_handoff_config *cfg, struct ekp_handoff
 	h->caller_hi = caller.addr + caller.size;
 	if (!ekp_symtab_lookup(cfg->st, "create_or_delete_trace_kprobe", &sym))
 		h->create_addr = sym.addr;
+	if (!ekp_symtab_lookup(cfg->st, "enable_kprobe", &sym))
+		h->enable_kprobe_addr = sym.addr;
 	for (unsigned int i = 0; i < cfg->nr_probes; i++) {
 		const struct ekp_probe *p = cfg->probes[i];
 		size_t before = defs.len;

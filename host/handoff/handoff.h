@@ -31,6 +31,8 @@ struct ekp_handoff {
 	uint64_t caller_lo, caller_hi; /* ... when called from [lo, hi) */
 	uint64_t create_addr;   /* the kernel function that creates one definition (its result
 				 * says whether the kernel took it), or 0 when not in the symbols */
+	uint64_t enable_kprobe_addr; /* enable_kprobe(): where a kprobe's own DISABLED flag is
+				 * cleared (a second probe on one address goes live there), or 0 */
 	char *append;           /* the -append QEMU gets: the user's, plus kprobe_event=... */
 };
 

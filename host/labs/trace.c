@@ -373,6 +373,10 @@ static int parse_line(struct line_ctx *c, const char *s, size_t len, bool last_u
 		return bad(c, "not an object", NULL);
 	}
 	sum = json_object_get(o, "summary");
+	if (!sum && (json_object_get(o, "handoff") || json_object_get(o, "detached"))) {
+		json_decref(o); /* --handoff's marks (docs/handoff.md): not events */
+		return 0;
+	}
 	err = sum ? parse_summary(c, sum) : parse_event(c, o);
 	json_decref(o);
 	if (err == -ENOMEM)

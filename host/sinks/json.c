@@ -194,7 +194,8 @@ static json_t *counter(uint64_t v)
 	return json_integer((json_int_t)v);
 }
 
-/* {"handoff":{"ts_ns":N,"to":"...","probes":["GRP/EVENT",...]}} */
+/* {"handoff":{"ts_ns":N,"to":"...","probes":["GRP/EVENT",...]}}; after
+ * --detach-after-handoff, {"detached":{...}} with the same members. */
 int ekp_format_handoff_json(struct ekp_buf *out, const struct ekp_handoff_mark *m)
 {
 	json_t *o = json_object(), *w = json_object(), *probes = json_array();
@@ -218,7 +219,7 @@ int ekp_format_handoff_json(struct ekp_buf *out, const struct ekp_handoff_mark *
 	set(w, "ts_ns", counter(m->ts_ns), &err);
 	set(w, "to", json_string(m->to), &err);
 	set(w, "probes", probes, &err);
-	set(o, "handoff", w, &err);
+	set(o, m->detached ? "detached" : "handoff", w, &err);
 	return dump_line(out, o, err);
 }
 

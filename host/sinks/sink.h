@@ -63,6 +63,8 @@ struct ekp_handoff_mark {
 	struct ekp_probe *const *probes;
 	const bool *handed;              /* per probe: handed over now */
 	unsigned int nr_probes;
+	bool detached;                   /* --detach-after-handoff: the host's whole stream ends
+					  * here (handed: the probes the guest records on) */
 };
 
 /* Pure formatting, unit-tested. */

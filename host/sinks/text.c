@@ -54,6 +54,17 @@ int ekp_format_handoff_text(struct ekp_buf *out, const struct ekp_handoff_mark *
 {
 	int err;
 
+	if (m->detached) {
+		err = ekp_buf_printf(out, "# detached at %" PRIu64 ".%06" PRIu64 ": ekprobe's "
+				     "stream ends here (every probe); the guest runs on without "
+				     "ekprobe, %s record", m->ts_ns / UINT64_C(1000000000),
+				     m->ts_ns / 1000 % 1000000, m->to);
+		for (unsigned int i = 0; !err && i < m->nr_probes; i++)
+			if (m->handed[i])
+				err = ekp_buf_printf(out, " %s/%s", m->probes[i]->group,
+						     m->probes[i]->event);
+		return err ?: ekp_buf_printf(out, "\n");
+	}
 	err = ekp_buf_printf(out, "# handoff at %" PRIu64 ".%06" PRIu64 ": ekprobe's stream of",
 			     m->ts_ns / UINT64_C(1000000000), m->ts_ns / 1000 % 1000000);
 	for (unsigned int i = 0; !err && i < m->nr_probes; i++)

@@ -223,6 +223,16 @@ bool ekp_domxml_shared_memfd(const struct ekp_domxml *d)
 
 /* ---- monitor replies ------------------------------------------------------------------------ */
 
+/* libvirtd's text goes into messages on a terminal: control bytes become '?'. */
+static void printable(const char *s, char *out, size_t size)
+{
+	size_t i = 0;
+
+	for (; s && s[i] && i + 1 < size; i++)
+		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	out[i] = '\0';
+}
+
 int ekp_monitor_reply(const char *text, size_t len, json_t **ret)
 {
 	struct qmp_msg msg;
@@ -243,8 +253,14 @@ int ekp_monitor_reply(const char *text, size_t len, json_t **ret)
 		qmp_msg_free(&msg);
 		return 0;
 	}
-	if (msg.kind == QMP_MSG_ERROR)
-		err = ekp_err(EPROTO, "%s", msg.err_desc ? msg.err_desc : "an error without desc");
+	if (msg.kind == QMP_MSG_ERROR) {
+		char cls[64], desc[512];
+
+		printable(msg.err_class, cls, sizeof(cls));
+		printable(msg.err_desc, desc, sizeof(desc));
+		err = ekp_err(EPROTO, "%s (%s)", desc[0] ? desc : "an error with no description",
+			      cls[0] ? cls : "no class");
+	}
 	else
 		err = ekp_err(EPROTO, "the monitor's reply is neither a return nor an error");
 	qmp_msg_free(&msg);

@@ -165,6 +165,14 @@ struct ekp_arch {
 	int (*return_addr_location)(bool *in_reg);
 
 	/*
+	 * Where the guest kernel's own kprobe for a probe at addr writes its breakpoint, given
+	 * the code at addr (code[0..len)); func_entry: addr is a function's first byte. Linux 6.1
+	 * arch_adjust_kprobe_addr(): x86_64 moves a probe on a function's ENDBR past it. NULL:
+	 * at addr.
+	 */
+	uint64_t (*kprobe_addr)(const uint8_t *code, size_t len, uint64_t addr, bool func_entry);
+
+	/*
 	 * Kernel text also runs before paging switches to the kernel's own mapping (x86_64:
 	 * startup_64 runs at its physical address). Returns true and the alias address through
 	 * *alias for a kernel virtual text address that may also execute at an alias; the alias

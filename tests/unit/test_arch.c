@@ -48,6 +48,24 @@ static void test_clock(void **state)
 #endif
 }
 
+/* Linux 6.1 arch_adjust_kprobe_addr(): a kprobe on a function's endbr64 goes past it. */
+static void test_kprobe_addr(void **state)
+{
+	const struct ekp_arch *a = &ekp_arch_x86_64;
+	static const uint8_t endbr[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x55 };
+
+	(void)state;
+	assert_non_null(a->kprobe_addr);
+	assert_int_equal(a->kprobe_addr(endbr, sizeof(endbr), 0xffffffff81000000, true),
+			 0xffffffff81000004);
+	assert_int_equal(a->kprobe_addr(endbr, sizeof(endbr), 0xffffffff81000000, false),
+			 0xffffffff81000000);
+	assert_int_equal(a->kprobe_addr(nop5, sizeof(nop5), 0xffffffff81000000, true),
+			 0xffffffff81000000);
+	assert_int_equal(a->kprobe_addr(endbr, 3, 0xffffffff81000000, true), 0xffffffff81000000);
+}
+
 static void test_arch_by(void **state)
 {
 	(void)state;
@@ -67,6 +85,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_arch_by),
+		cmocka_unit_test(test_kprobe_addr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

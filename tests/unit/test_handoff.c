@@ -294,6 +294,17 @@ static void test_mark(void **state)
 	assert_int_equal(ekp_format_handoff_json(&b, &m), 0);
 	assert_string_equal(b.data, "{\"handoff\":{\"ts_ns\":6564647123,\"to\":\"the guest\","
 			    "\"probes\":[\"t/a\",\"t/d\"]}}\n");
+	m.detached = true;
+	m.to = "its own kprobe events";
+	ekp_buf_reset(&b);
+	assert_int_equal(ekp_format_handoff_text(&b, &m), 0);
+	assert_string_equal(b.data, "# detached at 6.564647: ekprobe's stream ends here (every "
+			    "probe); the guest runs on without ekprobe, its own kprobe events "
+			    "record t/a t/d\n");
+	ekp_buf_reset(&b);
+	assert_int_equal(ekp_format_handoff_json(&b, &m), 0);
+	assert_string_equal(b.data, "{\"detached\":{\"ts_ns\":6564647123,\"to\":\"its own "
+			    "kprobe events\",\"probes\":[\"t/a\",\"t/d\"]}}\n");
 	ekp_buf_free(&b);
 	free_probes(&c);
 }

@@ -145,6 +145,25 @@ static void test_cut_short(void **state)
 	ekp_buf_free(&b);
 }
 
+/* --handoff's mark lines in a JSON trace are not events. */
+static void test_handoff_marks(void **state)
+{
+	struct ekp_buf b = { 0 }, marks = { 0 };
+	struct ekp_trace t;
+
+	(void)state;
+	boot(&b, 1, 0, false);
+	assert_int_equal(ekp_buf_printf(&marks, "{\"handoff\":{\"ts_ns\":5,\"to\":\"x\","
+					"\"probes\":[\"initcall/start\"]}}\n{\"detached\":{\"ts_ns\":6,"
+					"\"to\":\"x\",\"probes\":[]}}\n%s", b.data), 0);
+	assert_int_equal(ekp_trace_parse(&t, "marks.json", marks.data, marks.len), 0);
+	assert_true(t.have_summary);
+	assert_int_equal(t.n, 9);
+	ekp_trace_free(&t);
+	ekp_buf_free(&b);
+	ekp_buf_free(&marks);
+}
+
 static char *diff_of(const struct ekp_buf *x, const struct ekp_buf *y, bool json,
 		     unsigned int top, bool *changed)
 {
@@ -290,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_analysis),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_cut_short),
+		cmocka_unit_test(test_handoff_marks),
 		cmocka_unit_test(test_diff_self),
 		cmocka_unit_test(test_diff_changes),
 		cmocka_unit_test(test_report),

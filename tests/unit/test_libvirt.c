@@ -185,8 +185,11 @@ static void test_monitor(void **state)
 	text = slurp("error.json", &len);
 	assert_int_equal(ekp_monitor_reply(text, len, &ret), -EPROTO);
 	assert_null(ret);
-	assert_string_equal(ekp_errstr(-EPROTO), "Chardev 'ekprobe-gdb' not found");
+	assert_string_equal(ekp_errstr(-EPROTO), "Chardev 'ekprobe-gdb' not found (GenericError)");
 	free(text);
+	/* An error with empty fields still says what happened (found by fuzz_libvirt). */
+	reply_bad("{\"error\":{\"class\":\"\",\"desc\":\"\"}}", "an error with no description (no class)");
+	reply_bad("{\"error\":{\"class\":\"X\",\"desc\":\"a\\u001bb\"}}", "a?b (X)");
 
 	reply_bad("{\"return\":", "not JSON");
 	reply_bad("[1]", "not a QMP reply");
