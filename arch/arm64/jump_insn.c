@@ -5,16 +5,15 @@
  * and the checks of a site (Capstone's AArch64 mode: the instruction must decode, and gives
  * the text reasons show). See jump.h for what is relocated how and what is refused.
  */
-#include <capstone/capstone.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/arm64/jump.h"
+#include "arch/capstone.h"
 #include "ekprobe/err.h"
 
 #define MAX_ATOMIC_CONTEXT 16 /* instructions scanned back for a load-exclusive, as kprobes */
@@ -265,28 +264,8 @@ static int plan_err(const struct arm64_jump_plan *plan, int err, const char *fmt
 	return ekp_err(err, "jump site at %s: %s", plan->where, msg);
 }
 
-/*
- * Capstone's text of the instruction, or false when it does not decode. One handle and one
- * instruction buffer, opened on first use and kept (as arch/x86_64/insn.c), used under a mutex.
- */
-static pthread_once_t cs_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t cs_lock = PTHREAD_MUTEX_INITIALIZER;
-static csh cs_handle;
-static cs_insn *cs_buf;
-static bool cs_ok;
-
-static void cs_init(void)
-{
-	if (cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &cs_handle) != CS_ERR_OK)
-		return;
-	cs_option(cs_handle, CS_OPT_DETAIL, CS_OPT_OFF);
-	cs_buf = cs_malloc(cs_handle);
-	if (!cs_buf) {
-		cs_close(&cs_handle);
-		return;
-	}
-	cs_ok = true;
-}
+/* Capstone's text of the instruction, or false when it does not decode (arch/capstone.c). */
+static struct ekp_cs arm64_cs = EKP_CS_INIT(CS_ARCH_ARM64, CS_MODE_ARM);
 
 static bool disasm(uint32_t insn, uint64_t pc, char *buf, size_t n)
 {
@@ -296,27 +275,25 @@ static bool disasm(uint32_t insn, uint64_t pc, char *buf, size_t n)
 	uint64_t a = pc;
 	bool ok = false;
 
-	pthread_once(&cs_once, cs_init);
-	if (!cs_ok || n < 2)
+	if (n < 2 || !ekp_cs_get(&arm64_cs))
 		return false;
-	pthread_mutex_lock(&cs_lock);
-	if (cs_disasm_iter(cs_handle, &p, &left, &a, cs_buf) && cs_buf->size == 4) {
-		size_t m = strlen(cs_buf->mnemonic), o = strlen(cs_buf->op_str);
+	if (cs_disasm_iter(arm64_cs.handle, &p, &left, &a, arm64_cs.insn) && arm64_cs.insn->size == 4) {
+		size_t m = strlen(arm64_cs.insn->mnemonic), o = strlen(arm64_cs.insn->op_str);
 
 		if (m > n - 1)
 			m = n - 1;
-		memcpy(buf, cs_buf->mnemonic, m);
+		memcpy(buf, arm64_cs.insn->mnemonic, m);
 		buf[m] = '\0';
 		if (o && m + 2 < n) {
 			if (o > n - m - 2)
 				o = n - m - 2;
 			buf[m] = ' ';
-			memcpy(buf + m + 1, cs_buf->op_str, o);
+			memcpy(buf + m + 1, arm64_cs.insn->op_str, o);
 			buf[m + 1 + o] = '\0';
 		}
 		ok = true;
 	}
-	pthread_mutex_unlock(&cs_lock);
+	ekp_cs_put(&arm64_cs);
 	return ok;
 }
 

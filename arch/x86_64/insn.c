@@ -6,38 +6,19 @@
  * the register forms of 0f 01 and 0f ae (rdpkru, wrpkru, serialize, tpause...) are 3 bytes.
  * Still undecodable: the VEX-encoded AMX tilerelease (fpu_idle_fpregs) and 32-bit code.
  *
- * Thread safety: one Capstone handle and one instruction buffer, opened on first use
- * (pthread_once) and kept for the life of the process; a Capstone handle must not be used by
- * two threads at once, so each call holds a mutex while it decodes. Decoding is cheap next to
+ * Thread safety: one Capstone handle for the process (arch/capstone.c), held locked while a
+ * call decodes. Decoding is cheap next to
  * what callers do around it (probe placement, a few functions at load).
  */
-#include <capstone/capstone.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 
+#include "arch/capstone.h"
 #include "arch/x86_64/x86_64.h"
 
 #define X86_MAX_INSN 15
 
-static pthread_once_t cs_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t cs_lock = PTHREAD_MUTEX_INITIALIZER;
-static csh cs_handle;
-static cs_insn *cs_buf;
-static bool cs_ok;
-
-static void cs_init(void)
-{
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs_handle) != CS_ERR_OK)
-		return;
-	cs_option(cs_handle, CS_OPT_DETAIL, CS_OPT_OFF);
-	cs_buf = cs_malloc(cs_handle);
-	if (!cs_buf) {
-		cs_close(&cs_handle);
-		return;
-	}
-	cs_ok = true;
-}
+static struct ekp_cs x86_cs = EKP_CS_INIT(CS_ARCH_X86, CS_MODE_64);
 
 static bool is_legacy_prefix(uint8_t b)
 {
@@ -142,8 +123,8 @@ static int decode_one(const uint8_t **code, size_t *len, uint64_t *addr)
 	if (n == UNDECODABLE)
 		return -EINVAL;
 	if (!n) {
-		if (cs_disasm_iter(cs_handle, code, len, addr, cs_buf))
-			return cs_buf->size;
+		if (cs_disasm_iter(x86_cs.handle, code, len, addr, x86_cs.insn))
+			return x86_cs.insn->size;
 		n = fallback_len(*code, *len);
 		if (!n)
 			return -EINVAL;
@@ -156,12 +137,10 @@ int x86_64_insn_len(const uint8_t *code, size_t len, uint64_t addr)
 {
 	int n;
 
-	pthread_once(&cs_once, cs_init);
-	if (!cs_ok)
+	if (!ekp_cs_get(&x86_cs))
 		return -ENOSYS;
-	pthread_mutex_lock(&cs_lock);
 	n = decode_one(&code, &len, &addr);
-	pthread_mutex_unlock(&cs_lock);
+	ekp_cs_put(&x86_cs);
 	return n > 0 && n <= X86_MAX_INSN ? n : -EINVAL;
 }
 
@@ -171,10 +150,8 @@ int x86_64_insn_boundaries(const uint8_t *code, size_t len, uint64_t addr, uint6
 
 	if (target < addr || target - addr > len)
 		return -ERANGE;
-	pthread_once(&cs_once, cs_init);
-	if (!cs_ok)
+	if (!ekp_cs_get(&x86_cs))
 		return -ENOSYS;
-	pthread_mutex_lock(&cs_lock);
 	for (;;) {
 		if (addr == target) {
 			ret = 0;
@@ -189,6 +166,6 @@ int x86_64_insn_boundaries(const uint8_t *code, size_t len, uint64_t addr, uint6
 			break;
 		}
 	}
-	pthread_mutex_unlock(&cs_lock);
+	ekp_cs_put(&x86_cs);
 	return ret;
 }
