@@ -100,6 +100,17 @@ lv_define() {
 }
 
 lv_state() { lv_virsh domstate --reason "$1" 2>&1; }
+# lv_end_state NAME: the state once libvirt has finished with a domain whose QEMU is ending.
+# "in shutdown" is libvirt's passing state while it reaps QEMU (seen in CI right after
+# ekprobe-host returned); wait up to 30 s for it to pass.
+lv_end_state() {
+	local state i
+	for i in $(seq 60); do
+		state=$(lv_state "$1")
+		case $state in "in shutdown"*) sleep 0.5 ;; *) break ;; esac
+	done
+	echo "$state"
+}
 
 # Stop everything lv_start and lv_define made: domains, daemons, mount points.
 lv_stop() {

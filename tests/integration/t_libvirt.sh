@@ -45,7 +45,7 @@ evpid=$!
 lv_virsh start "$base" >/dev/null || fail "starting the unprobed domain"
 wait_lines 1 Stopped "$TMP/base.events" +1 || fail "the unprobed domain did not stop"
 kill $evpid; wait $evpid 2>/dev/null
-base_state=$(lv_state "$base") base_end=$(tail -n 1 "$TMP/base.console")
+base_state=$(lv_end_state "$base") base_end=$(tail -n 1 "$TMP/base.console")
 echo "    unprobed domain: $(grep -c . "$TMP/base.events") lifecycle events, then: $base_state," \
 	"console's last line: $base_end"
 check "unprobed domain reached userspace" grep -q EKPROBE-GUEST-DONE "$TMP/base.console"
@@ -71,7 +71,7 @@ boot() {
 	grep -o 'fn=[^ ]*' "$out" | sort > "$TMP/$what.fns"
 	check "$what: the same initcalls as in launch mode" cmp -s "$TMP/launch.fns" "$TMP/$what.fns"
 	check "$what: events in boot order" bash -c "grep -n -m1 p_startup_64_0: '$out' | grep -q '^1:'"
-	state=$(lv_state "$name")
+	state=$(lv_end_state "$name")
 	check "$what: the domain ended as without ekprobe-host: $state, '$(tail -n 1 "$console")'" \
 		[ "$state" = "$base_state" -a "$(tail -n 1 "$console")" = "$base_end" ]
 	if [ "$memfd" = 1 ]; then
