@@ -47,5 +47,30 @@ check() { # check DESCRIPTION COMMAND...
 	if "$@"; then echo "    ok: $what"; else fail "$what"; fi
 }
 count() { grep -c -- "$1" "$2" || true; }
+# A probe's hit count from a --summary trace: by event and engine, or by event on any engine.
+hits() { sed -n "s|^# *\([0-9]*\) *$2 *$1 .*|\1|p" "$3"; } # hits EVENT ENGINE FILE
+anyhits() { sed -n "s|^# *\([0-9]*\) *[a-z]* *$1 .*|\1|p" "$2"; } # anyhits EVENT FILE
 # QEMU itself (ekprobe-host and `timeout` carry the same words in their command lines).
 no_qemu_left() { ! pgrep -f -- "^$(qemu_bin) .*-name $QEMU_NAME" >/dev/null; }
+
+# check_ftrace_coexistence: the kernel's function tracer still traces a jump-probed function,
+# and dmesg has no ftrace or text-patching complaint. An entry and a return probe on the same
+# function share one jump site (--engine jump: both must take a jump or nothing starts), so
+# their counts must match.
+check_ftrace_coexistence() {
+	local traced n_in n_out
+	# shellcheck disable=SC2046
+	"$EKPROBE" --engine jump --summary -o "$TMP/ft.txt" -p 'p:ft/in do_one_initcall' \
+		-p 'r:ft/out do_one_initcall ret=$retval:s32' \
+		-- $(qemu_cmd "$TMP/ftcons") \
+		-append "$APPEND ftrace=function ftrace_filter=do_one_initcall ekprobe.dumptrace ekprobe.dmesg" \
+		2>"$TMP/ft.err"
+	check "ftrace boot: exit 0" [ $? -eq 0 ]
+	traced=$(sed -n '/EKPROBE-TRACE-BEGIN/,/EKPROBE-TRACE-END/p' "$TMP/ftcons" | grep -c 'do_one_initcall' || true)
+	n_in=$(hits ft/in jump "$TMP/ft.txt") n_out=$(hits ft/out jump "$TMP/ft.txt")
+	echo "    in-guest ftrace lines for do_one_initcall: $traced; jump hits: $n_in"
+	check "ftrace still traces do_one_initcall" [ "$traced" -gt 50 ]
+	check "shared jump site: entries $n_in == returns $n_out" bash -c "[ -n '$n_in' ] && [ '$n_in' = '$n_out' ]"
+	check "no ftrace or text-patching warning in dmesg" bash -c \
+		"! sed -n '/EKPROBE-DMESG-BEGIN/,/EKPROBE-DMESG-END/p' '$TMP/ftcons' | grep -iE 'ftrace (bug|failed)|ftrace faulted|WARNING|text_poke|Failed to'"
+}

@@ -17,7 +17,6 @@ if ! grep -q ' ekprobe_desc$' "$SYSMAP"; then
 	exit 1
 fi
 OBJDUMP=aarch64-linux-gnu-objdump
-hits() { sed -n "s|^# *\([0-9]*\) *$2 *$1 .*|\1|p" "$3"; } # hits EVENT ENGINE FILE
 seq_of() { grep -oE " $1: .*" "$2" | sed 's/^ [^ ]* //'; } # the events' text after the name
 same_seq() { # same_seq WHAT EVENT1 FILE1 EVENT2 FILE2: non-empty and equal
 	seq_of "$2" "$3" > "$TMP/seq1"; seq_of "$4" "$5" > "$TMP/seq2"
@@ -169,21 +168,7 @@ check "auto: primary_entry falls back to trap with the reason" \
 check "auto: primary_entry fires once (trap), start_kernel once (jump)" \
 	bash -c "[ '$(hits f/pe trap "$TMP/auto.txt")' = 1 ] && [ '$(hits f/sk jump "$TMP/auto.txt")' = 1 ]"
 
-# 4. ftrace on a jump-probed function: the kernel's function tracer still traces it, and dmesg
-# has no ftrace complaint (the jump is after the two NOPs ftrace_init rewrites).
-# shellcheck disable=SC2046
-"$EKPROBE" --engine jump --summary -o "$TMP/ft.txt" -p 'p:ft/in do_one_initcall' \
-	-p 'r:ft/out do_one_initcall ret=$retval:s32' \
-	-- $(qemu_cmd "$TMP/ftcons") \
-	-append "$APPEND ftrace=function ftrace_filter=do_one_initcall ekprobe.dumptrace ekprobe.dmesg" \
-	2>"$TMP/ft.err"
-check "ftrace boot: exit 0" [ $? -eq 0 ]
-traced=$(sed -n '/EKPROBE-TRACE-BEGIN/,/EKPROBE-TRACE-END/p' "$TMP/ftcons" | grep -c 'do_one_initcall' || true)
-echo "    in-guest ftrace lines for do_one_initcall: $traced; jump hits: $(hits ft/in jump "$TMP/ft.txt")"
-check "ftrace still traces do_one_initcall" [ "$traced" -gt 50 ]
-check "entries $(hits ft/in jump "$TMP/ft.txt") == returns $(hits ft/out jump "$TMP/ft.txt")" \
-	bash -c "[ -n '$(hits ft/in jump "$TMP/ft.txt")' ] && [ '$(hits ft/in jump "$TMP/ft.txt")' = '$(hits ft/out jump "$TMP/ft.txt")' ]"
-check "no ftrace or text-patching warning in dmesg" bash -c \
-	"! sed -n '/EKPROBE-DMESG-BEGIN/,/EKPROBE-DMESG-END/p' '$TMP/ftcons' | grep -iE 'ftrace (bug|failed)|ftrace faulted|WARNING|Failed to'"
+# 4. ftrace on a jump-probed function (the jump is after the two NOPs ftrace_init rewrites).
+check_ftrace_coexistence
 check "no QEMU left running" no_qemu_left
 exit $((failures > 0))

@@ -12,8 +12,6 @@ if ! grep -q ' ekprobe_desc$' "$SYSMAP"; then
 fi
 probes=(-p 'p:t/sk start_kernel' -p 'p:t/sa setup_arch' -p 'p:t/in do_one_initcall fn=%di:symbol'
 	-p 'r:t/out do_one_initcall ret=$retval:s32')
-hits() { sed -n "s|^# *\([0-9]*\) *$2 *$1 .*|\1|p" "$3"; } # hits EVENT ENGINE FILE
-anyhits() { sed -n "s|^# *\([0-9]*\) *[a-z]* *$1 .*|\1|p" "$2"; }
 
 # A hot function: the jump engine at its entry and the trap engine at a later instruction of
 # the same basic block, in one boot: equal counts, so the ring lost nothing.
@@ -55,23 +53,7 @@ rc=$?
 check "--engine jump with a refused site: exit 2, reason, no QEMU" \
 	bash -c "[ $rc -eq 2 ] && grep -q 'cannot use the jump engine' '$TMP/jumponly.err' && [ ! -e '$TMP/console2' ]"
 
-# ftrace coexistence: the kernel's function tracer still traces a jump-probed function, and
-# dmesg has no ftrace or text-patching complaint. An entry and a return probe on the same
-# function share one jump site (--engine jump: both must take a jump or nothing starts).
-# shellcheck disable=SC2046
-"$EKPROBE" --engine jump --summary -o "$TMP/ft.txt" -p 'p:ft/in do_one_initcall' \
-	-p 'r:ft/out do_one_initcall ret=$retval:s32' \
-	-- $(qemu_cmd "$TMP/ftcons") \
-	-append "$APPEND ftrace=function ftrace_filter=do_one_initcall ekprobe.dumptrace ekprobe.dmesg" \
-	2>"$TMP/ft.err"
-check "ftrace boot: exit 0" [ $? -eq 0 ]
-traced=$(sed -n '/EKPROBE-TRACE-BEGIN/,/EKPROBE-TRACE-END/p' "$TMP/ftcons" | grep -c 'do_one_initcall' || true)
-echo "    in-guest ftrace lines for do_one_initcall: $traced; jump hits: $(hits ft/in jump "$TMP/ft.txt")"
-check "ftrace still traces do_one_initcall" [ "$traced" -gt 50 ]
-check "shared jump site: entries $(hits ft/in jump "$TMP/ft.txt") == returns $(hits ft/out jump "$TMP/ft.txt")" \
-	bash -c "[ -n '$(hits ft/in jump "$TMP/ft.txt")' ] && [ '$(hits ft/in jump "$TMP/ft.txt")' = '$(hits ft/out jump "$TMP/ft.txt")' ]"
-check "no ftrace or text-patching warning in dmesg" bash -c \
-	"! sed -n '/EKPROBE-DMESG-BEGIN/,/EKPROBE-DMESG-END/p' '$TMP/ftcons' | grep -iE 'ftrace (bug|failed)|ftrace faulted|WARNING|text_poke|Failed to'"
+check_ftrace_coexistence
 
 # Detach restores the original bytes (the engine reads them back and says so).
 # A return probe held by the trap engine paces the boot, so the signal comes in the middle of it.

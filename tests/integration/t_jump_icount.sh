@@ -21,8 +21,6 @@ if ! grep -q ' ekprobe_desc$' "$SYSMAP"; then
 fi
 probes=(-p 'p:t/sk start_kernel' -p 'p:t/sa setup_arch' -p 'p:t/in do_one_initcall fn=%di:symbol'
 	-p 'r:t/out do_one_initcall ret=$retval:s32')
-hits() { sed -n "s|^# *\([0-9]*\) *$2 *$1 .*|\1|p" "$3"; } # hits EVENT ENGINE FILE
-anyhits() { sed -n "s|^# *\([0-9]*\) *[a-z]* *$1 .*|\1|p" "$2"; }
 
 for smp in "${@:-1}"; do
 	for engine in trap auto; do

@@ -11,7 +11,6 @@ dom=ekprobe-it-$$
 boot_probes=(-p 'p startup_64' -p 'p x86_64_start_kernel' -p 'p start_kernel' -p 'p setup_arch'
 	-p 'p rest_init' -p 'p kernel_init' -p 'p:initcall/enter do_one_initcall fn=%di:symbol'
 	-p 'r:initcall/leave do_one_initcall ret=$retval:s32')
-hits() { sed -n "s|^# *\([0-9]*\) *$2 *$1 .*|\1|p" "$3"; } # hits EVENT ENGINE FILE
 # wait_lines N PATTERN FILE FROM: N lines matching PATTERN in FILE, from its start (FROM +1) or
 # from now on (FROM 0), as they are written (grep -c: grep -m with output to /dev/null never
 # stops reading, grep 3.8).

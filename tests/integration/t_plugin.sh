@@ -16,8 +16,6 @@ if [ ! -x "${Q10_QEMU:-}" ]; then
 	exit 1
 fi
 q10() { EKPROBE_QEMU=$Q10_QEMU EKPROBE_QEMU_ARGS=$Q10_QEMU_ARGS qemu_cmd "$@"; }
-hits() { sed -n "s|^# *\([0-9]*\) *$2 *$1 .*|\1|p" "$3"; } # hits EVENT ENGINE FILE
-anyhits() { sed -n "s|^# *\([0-9]*\) *[a-z]* *$1 .*|\1|p" "$2"; }
 events() { grep -oE ' t/[a-z]+:' "$1"; }
 ICOUNT=(-icount shift=5,sleep=off -rtc clock=vm,base=2024-01-01T00:00:00)
 probes=(-p 'p:t/su startup_64' -p 'p:t/sk start_kernel' -p 'p:t/sa setup_arch'
