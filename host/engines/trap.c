@@ -82,6 +82,9 @@ struct handoff_probe {
 #define KP_SNAP 256
 #define KPROBE_FLAG_DISABLED 2u /* Linux 6.1 include/linux/kprobes.h */
 #define KPROBE_FLAGS_KNOWN 0x1fu /* GONE DISABLED OPTIMIZED FTRACE ON_FUNC_ENTRY */
+/* --handoff: a handed site still holding an int3 is read again at a later stop, at most this
+ * often (guest run time): the cost of a stop stays bounded when a probe is never optimized. */
+#define KSITE_RECHECK_NS 1000000ull
 
 struct trap_engine {
 	struct ekp_engine base;
@@ -126,7 +129,8 @@ struct trap_engine {
 	uint64_t create_ret;
 	bool ksite_recheck;     /* --handoff: some handed site holds an int3 the kernel's
 				 * optimizer may still turn into a jump (or a rewrite is under
-				 * way): look again at each stop */
+				 * way): look again at later stops, ... */
+	uint64_t ksite_at;      /* ... at most once per KSITE_RECHECK_NS of guest run time */
 };
 
 struct site_ref {
@@ -893,6 +897,7 @@ static int check_site(struct trap_engine *e, unsigned int idx)
 static int check_sites(struct trap_engine *e)
 {
 	e->ksite_recheck = false;
+	e->ksite_at = e->run.guest_now_ns ? e->run.guest_now_ns(e->run.opaque) : 0;
 	for (unsigned int i = 0; i < e->env.nr_probes; i++) {
 		int err;
 
@@ -1140,7 +1145,8 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 	if (err)
 		return err;
 	pc = e->regs.val[arch->pc_reg];
-	if (e->ksite_recheck) {
+	if (e->ksite_recheck && e->run.guest_now_ns &&
+	    e->run.guest_now_ns(e->run.opaque) - e->ksite_at >= KSITE_RECHECK_NS) {
 		err = check_sites(e);
 		if (err)
 			return err;
