@@ -97,6 +97,7 @@ const struct ekp_arch ekp_arch_x86_64 = {
 	.insn_len = x86_64_insn_len,
 	.return_addr_location = x86_64_return_addr_location,
 	.kprobe_addr = x86_64_kprobe_addr,
+	.kprobe_site = x86_64_kprobe_site,
 	.early_alias = x86_64_early_alias,
 	.early_end_sym = "x86_64_start_kernel", /* initial_code, reached by lretq from head_64.S */
 	.is_kernel_addr = x86_64_is_kernel_addr,

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ekprobe/arch.h"
+
 /* Register ids of the x86_64 ops table: kprobe_events (pt_regs) names first. */
 enum x86_64_reg {
 	X86_64_AX, X86_64_BX, X86_64_CX, X86_64_DX, X86_64_SI, X86_64_DI, X86_64_BP, X86_64_SP,
@@ -22,6 +24,9 @@ const char *x86_64_reg_name(int id);
 const char *x86_64_gdb_reg_name(int id);
 /* Length of the one instruction at code[0] (at most len bytes, placed at addr); -EINVAL. */
 int x86_64_insn_len(const uint8_t *code, size_t len, uint64_t addr);
+/* ekp_arch.kprobe_site (kprobe_site.c). */
+enum ekp_ksite x86_64_kprobe_site(const uint8_t *image, const uint8_t *live, uint64_t kaddr,
+				  uint64_t fentry, size_t *compared);
 /*
  * Decoding code[0..len) linearly from addr: 0 if target is an instruction start (or exactly
  * addr + len), -EILSEQ if it falls inside an instruction, -EINVAL if decoding fails before

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ekprobe/err.h"
@@ -73,12 +74,17 @@ struct handoff_probe {
 	bool live;              /* (another before it at kaddr) its enabling call has begun */
 	uint64_t kp;            /* (another before it) its struct kprobe, once enable_kprobe()
 				 * was called for it; 0 before */
+	int ksite;              /* after the handoff: what its site holds against the vmlinux
+				 * (enum ekp_ksite), -1 not checked */
 };
 
 /* Bytes of a struct kprobe read at enable_kprobe()'s entry and return, to find its flags. */
 #define KP_SNAP 256
 #define KPROBE_FLAG_DISABLED 2u /* Linux 6.1 include/linux/kprobes.h */
 #define KPROBE_FLAGS_KNOWN 0x1fu /* GONE DISABLED OPTIMIZED FTRACE ON_FUNC_ENTRY */
+/* --handoff: a handed site still holding an int3 is read again at a later stop, at most this
+ * often (guest run time): the cost of a stop stays bounded when a probe is never optimized. */
+#define KSITE_RECHECK_NS 1000000ull
 
 struct trap_engine {
 	struct ekp_engine base;
@@ -121,6 +127,10 @@ struct trap_engine {
 	bool create_armed;      /* --handoff: a breakpoint on the kernel's definition creation */
 	bool create_ret_armed;  /* ... and on the return of the current one, create_ret */
 	uint64_t create_ret;
+	bool ksite_recheck;     /* --handoff: some handed site holds an int3 the kernel's
+				 * optimizer may still turn into a jump (or a rewrite is under
+				 * way): look again at later stops, ... */
+	uint64_t ksite_at;      /* ... at most once per KSITE_RECHECK_NS of guest run time */
 };
 
 struct site_ref {
@@ -318,6 +328,8 @@ static int arm_handoff(struct trap_engine *e)
 	e->hp = calloc((size_t)e->env.nr_probes + 1, sizeof(*e->hp));
 	if (!e->handed || !e->order || !e->accepted || !e->hp)
 		return ekp_err(ENOMEM, "out of memory");
+	for (unsigned int i = 0; i < e->env.nr_probes; i++)
+		e->hp[i].ksite = -1;
 	for (unsigned int i = 0; i < e->env.nr_probes && i < h->nr_probes; i++) {
 		e->handed[i] = h->handed[i];
 		if (h->handed[i])
@@ -829,6 +841,78 @@ static int guest_records(struct trap_engine *e, unsigned int idx, bool *guest)
 }
 
 /*
+ * --handoff, after it: what the kernel's kprobe wrote at handed probe idx's site, its bytes in
+ * guest memory against the vmlinux's (docs/handoff.md, "Each site's bytes"). Said when it
+ * changes (an int3 the optimizer later turns into a jump); anything but what kprobes write is a
+ * warning naming the probe, the address and the bytes.
+ */
+static int check_site(struct trap_engine *e, unsigned int idx)
+{
+	const struct ekp_arch *arch = e->env.arch;
+	const struct ekp_probe *p = e->env.probes[idx];
+	struct handoff_probe *hp = &e->hp[idx];
+	uint8_t image[EKP_KSITE_BYTES], live[EKP_KSITE_BYTES];
+	struct ekp_sym fentry = { 0 };
+	enum ekp_ksite k;
+	size_t n;
+	int err;
+
+	if (!arch->kprobe_site)
+		return 0;
+	if (ekp_symtab_read(e->env.st, hp->kaddr, image, sizeof(image))) {
+		if (hp->ksite == -1)
+			ekp_info("--handoff: %s/%s's site at 0x%" PRIx64 " not checked against the "
+				 "kernel image (the symbols hold no image bytes there: give a vmlinux)",
+				 p->group, p->event, hp->kaddr);
+		hp->ksite = EKP_KSITE_NR; /* not checkable */
+		return 0;
+	}
+	err = ekp_target_read_mem(e->run.target, hp->kaddr, live, sizeof(live));
+	if (err)
+		return ekp_err_prefix(err, "--handoff: reading %s/%s's site: ", p->group, p->event);
+	if (ekp_symtab_lookup(e->env.st, "__fentry__", &fentry))
+		fentry.addr = 0;
+	k = arch->kprobe_site(image, live, hp->kaddr, fentry.addr, &n);
+	if ((int)k == hp->ksite)
+		return 0;
+	if (k == EKP_KSITE_OTHER) {
+		char a[3 * EKP_KSITE_BYTES + 1] = "", b[3 * EKP_KSITE_BYTES + 1] = "";
+
+		for (size_t i = 0; i < n && i < EKP_KSITE_BYTES; i++) {
+			snprintf(a + 3 * i, 4, " %02x", image[i]);
+			snprintf(b + 3 * i, 4, " %02x", live[i]);
+		}
+		ekp_warn("--handoff: site check: %s/%s at 0x%" PRIx64 " differs from the vmlinux "
+			 "beyond what kprobes write: vmlinux%s, guest%s", p->group, p->event,
+			 hp->kaddr, a, b);
+	} else {
+		ekp_info("--handoff: site check: %s/%s at 0x%" PRIx64 ": %s%s", p->group, p->event,
+			 hp->kaddr, hp->ksite == -1 ? "" : "now ", ekp_ksite_name(k));
+	}
+	hp->ksite = (int)k;
+	return 0;
+}
+
+/* --handoff, after it: check every handed site; note whether an int3 may still change. */
+static int check_sites(struct trap_engine *e)
+{
+	e->ksite_recheck = false;
+	e->ksite_at = e->run.guest_now_ns ? e->run.guest_now_ns(e->run.opaque) : 0;
+	for (unsigned int i = 0; i < e->env.nr_probes; i++) {
+		int err;
+
+		if (!e->handed[i])
+			continue;
+		err = check_site(e, i);
+		if (err)
+			return err;
+		e->ksite_recheck |= e->hp[i].ksite == EKP_KSITE_INT3 ||
+				    e->hp[i].ksite == EKP_KSITE_POKING;
+	}
+	return 0;
+}
+
+/*
  * --handoff: every enabling call returned. The handed probes whose kprobe the kernel armed
  * (the byte changed) lose their breakpoints; one it did not arm stays here.
  */
@@ -894,7 +978,8 @@ static int finish_handoff(struct trap_engine *e)
 		nr += e->handed[i];
 	if (!nr)
 		return 0; /* the kernel armed none: everything stays here, no handoff */
-	return e->run.handoff ? e->run.handoff(e->run.opaque, e->handed) : 0;
+	err = e->run.handoff ? e->run.handoff(e->run.opaque, e->handed) : 0;
+	return err ?: check_sites(e);
 }
 
 /*
@@ -1060,6 +1145,12 @@ static int trap_on_stop(struct ekp_engine *base, const struct rsp_stop *stop)
 	if (err)
 		return err;
 	pc = e->regs.val[arch->pc_reg];
+	if (e->ksite_recheck && e->run.guest_now_ns &&
+	    e->run.guest_now_ns(e->run.opaque) - e->ksite_at >= KSITE_RECHECK_NS) {
+		err = check_sites(e);
+		if (err)
+			return err;
+	}
 	if ((e->create_armed && pc == e->env.handoff->create_addr) ||
 	    (e->create_ret_armed && pc == e->create_ret)) {
 		took = true;

@@ -131,6 +131,39 @@ struct ekp_jump_arch {
 			  size_t buflen, size_t *len);
 };
 
+/*
+ * What the guest kernel's own kprobe did to the code at its site, seen by comparing the
+ * kernel image's bytes there with guest memory (ekp_arch.kprobe_site).
+ */
+enum ekp_ksite {
+	EKP_KSITE_SAME,       /* the image's bytes: nothing written there */
+	EKP_KSITE_INT3,       /* a breakpoint over the first byte only (an int3 kprobe) */
+	EKP_KSITE_OPTPROBE,   /* a jump over the first bytes only (an optprobe) */
+	EKP_KSITE_FTRACE,     /* the ftrace call at a traceable function entry (ftrace kprobe) */
+	EKP_KSITE_FENTRY_NOP, /* the boot's NOP over that call: ftrace's, nothing armed there */
+	EKP_KSITE_POKING,     /* an int3 over the first byte of a 5-byte rewrite under way
+			       * (x86 text_poke_bp(): an optprobe or an ftrace call going in) */
+	EKP_KSITE_OTHER,      /* anything else: not what kprobes write */
+	EKP_KSITE_NR
+};
+
+/* Bytes of image and guest memory a kprobe_site() call is given (it compares fewer). */
+#define EKP_KSITE_BYTES 16
+
+static inline const char *ekp_ksite_name(enum ekp_ksite k)
+{
+	switch (k) {
+	case EKP_KSITE_SAME: return "the vmlinux's bytes (nothing written)";
+	case EKP_KSITE_INT3: return "int3 over its first byte (int3 kprobe)";
+	case EKP_KSITE_OPTPROBE: return "jmp rel32 over its first bytes (optprobe)";
+	case EKP_KSITE_FTRACE: return "the ftrace call at the function entry (ftrace-based kprobe)";
+	case EKP_KSITE_FENTRY_NOP: return "ftrace's boot NOP at the function entry (nothing armed)";
+	case EKP_KSITE_POKING: return "int3 over a 5-byte rewrite under way (text_poke_bp)";
+	case EKP_KSITE_OTHER: case EKP_KSITE_NR: break;
+	}
+	return "OTHER bytes than kprobes write";
+}
+
 struct ekp_arch {
 	const char *name;       /* "x86_64" */
 	const char *qemu_name;  /* qemu-system-<qemu_name> */
@@ -171,6 +204,16 @@ struct ekp_arch {
 	 * at addr.
 	 */
 	uint64_t (*kprobe_addr)(const uint8_t *code, size_t len, uint64_t addr, bool func_entry);
+	/*
+	 * How the code at a kernel kprobe's address kaddr (kprobe_addr()'s) differs between the
+	 * kernel image (image) and guest memory (live), EKP_KSITE_BYTES each: the bytes compared
+	 * (*compared, whole instructions of the image) hold the image's code, or what a kprobe
+	 * writes there (an int3 kprobe, an optprobe, an ftrace-based kprobe), or something else.
+	 * fentry: the function a traceable entry calls in the image (0: not known). Pure. NULL:
+	 * the arch does not tell.
+	 */
+	enum ekp_ksite (*kprobe_site)(const uint8_t *image, const uint8_t *live, uint64_t kaddr,
+				      uint64_t fentry, size_t *compared);
 
 	/*
 	 * Kernel text also runs before paging switches to the kernel's own mapping (x86_64:

@@ -142,6 +142,20 @@ check "t/in: the summary gives the hits before the handoff" \
 	grep -q "t/in .*(handed off: [0-9]* before the handoff)" "$TMP/handoff.txt"
 p=$(hits t/keep "$TMP/plain.txt") h=$(hits t/keep "$TMP/handoff.txt")
 check "t/keep stayed on the host on the same site: $h == $p" test -n "$p" -a "$h" = "$p"
+# Each handed site's bytes against the vmlinux's (ekprobe reads them once the probe is live,
+# and again while an int3 may still become an optprobe's jump): only what kprobes write.
+sc() { grep -q "^ekprobe-host: --handoff: site check: t/$1 at 0x[0-9a-f]*: $2" "$TMP/handoff.err"; }
+grep "site check" "$TMP/handoff.err" | sed 's/^/    /'
+for ev in in out rip fim ap; do
+	check "site check: t/$ev's site holds the ftrace call (ftrace-based kprobe)" \
+		sc "$ev" "the ftrace call at the function entry (ftrace-based kprobe)"
+done
+check "site check: t/r14's site holds an int3 over its first byte at the handoff" \
+	sc r14 "int3 over its first byte (int3 kprobe)"
+check "site check: later, t/r14's site holds the optprobe's jmp rel32" \
+	sc r14 "now jmp rel32 over its first bytes (optprobe)"
+check "site check: no handed site differs from the vmlinux beyond what kprobes write" \
+	test "$(grep -c 'differs from the vmlinux' "$TMP/handoff.err")" = 0
 
 # --detach-after-handoff: the same, but ekprobe-host leaves once the handoff is complete.
 run detach --detach-after-handoff -p 'p:t/ap __alloc_pages'

@@ -66,6 +66,84 @@ static void test_kprobe_addr(void **state)
 	assert_int_equal(a->kprobe_addr(endbr, 3, 0xffffffff81000000, true), 0xffffffff81000000);
 }
 
+/*
+ * ekp_arch.kprobe_site: what a kernel kprobe wrote at its site, from image and live bytes.
+ * The image bytes are the default kernel's (objdump): do_one_initcall's entry is `call
+ * __fentry__` (an ftrace-able entry), run_init_process+0x14 a 7-byte mov (an optprobe fits).
+ */
+static enum ekp_ksite ksite(const uint8_t *image, const uint8_t *live, uint64_t kaddr,
+			    uint64_t fentry, size_t *n)
+{
+	const struct ekp_arch *a = &ekp_arch_x86_64;
+
+	assert_non_null(a->kprobe_site);
+	return a->kprobe_site(image, live, kaddr, fentry, n);
+}
+
+static void test_kprobe_site(void **state)
+{
+	static const uint8_t doi[EKP_KSITE_BYTES] = { 0xe8, 0x5e, 0xaf, 0x02, 0x00, 0x41, 0x55,
+		0x31, 0xc0, 0xb9, 0x10, 0x00, 0x00, 0x00, 0x41, 0x54 };
+	static const uint8_t rip[EKP_KSITE_BYTES] = { 0x48, 0x89, 0x3d, 0xc7, 0x19, 0x7e, 0x00,
+		0x48, 0xc7, 0xc7, 0xc4, 0xeb, 0x00, 0x00, 0x00, 0x00 };
+	const uint64_t doi_at = 0xffffffff81000cad, fentry = 0xffffffff8102bc10;
+	const uint64_t rip_at = 0xffffffff81231852;
+	uint8_t live[EKP_KSITE_BYTES];
+	size_t n = 0;
+
+	(void)state;
+	/* Nothing written: the same bytes; the window is the 5-byte call. */
+	assert_int_equal(ksite(doi, doi, doi_at, fentry, &n), EKP_KSITE_SAME);
+	assert_int_equal(n, 5);
+	/* Code after the window may differ (another site the boot patched): not the kprobe's. */
+	memcpy(live, doi, sizeof(live));
+	live[9] = 0x90;
+	assert_int_equal(ksite(doi, live, doi_at, fentry, &n), EKP_KSITE_SAME);
+	/* ftrace: its boot NOP, then a call to a trampoline once a kprobe's ftrace ops is on. */
+	memcpy(live, (const uint8_t[]){ 0x0f, 0x1f, 0x44, 0x00, 0x00 }, 5);
+	live[9] = doi[9];
+	assert_int_equal(ksite(doi, live, doi_at, fentry, &n), EKP_KSITE_FENTRY_NOP);
+	memcpy(live, (const uint8_t[]){ 0xe8, 0x4e, 0xf3, 0x2f, 0x3e }, 5);
+	assert_int_equal(ksite(doi, live, doi_at, fentry, &n), EKP_KSITE_FTRACE);
+	/* ... only at a call of __fentry__: another call retargeted is not a kprobe's. */
+	assert_int_equal(ksite(doi, live, doi_at, fentry + 1, &n), EKP_KSITE_OTHER);
+	assert_int_equal(ksite(doi, live, doi_at, 0, &n), EKP_KSITE_OTHER);
+	/* The next instruction lies past the window (the call alone): not compared. */
+	memcpy(live, (const uint8_t[]){ 0xe8, 0x4e, 0xf3, 0x2f, 0x3e, 0x42 }, 6);
+	assert_int_equal(ksite(doi, live, doi_at, fentry, &n), EKP_KSITE_FTRACE);
+
+	/* An int3 kprobe: 0xcc over the first byte, the window the whole 7-byte mov. */
+	memcpy(live, rip, sizeof(live));
+	live[0] = 0xcc;
+	assert_int_equal(ksite(rip, live, rip_at, fentry, &n), EKP_KSITE_INT3);
+	assert_int_equal(n, 7);
+	/* An int3 anywhere else, or a byte beside it changed: not a kprobe's. */
+	memcpy(live, rip, sizeof(live));
+	live[1] = 0xcc;
+	assert_int_equal(ksite(rip, live, rip_at, fentry, &n), EKP_KSITE_OTHER);
+	live[0] = 0xcc;
+	live[1] = rip[1];
+	live[6] = 0x01;
+	assert_int_equal(ksite(rip, live, rip_at, fentry, &n), EKP_KSITE_OTHER);
+	/* An optprobe: jmp rel32 over the first five bytes, bytes 5 and 6 of the mov stay. */
+	memcpy(live, rip, sizeof(live));
+	memcpy(live, (const uint8_t[]){ 0xe9, 0x10, 0x20, 0x30, 0x40 }, 5);
+	assert_int_equal(ksite(rip, live, rip_at, fentry, &n), EKP_KSITE_OPTPROBE);
+	live[5] = 0x00;
+	assert_int_equal(ksite(rip, live, rip_at, fentry, &n), EKP_KSITE_OTHER);
+	/* text_poke_bp() half way: the int3, and the jump's tail already in. */
+	memcpy(live, rip, sizeof(live));
+	memcpy(live, (const uint8_t[]){ 0xcc, 0x10, 0x20, 0x30, 0x40 }, 5);
+	assert_int_equal(ksite(rip, live, rip_at, fentry, &n), EKP_KSITE_POKING);
+	/* A jmp rel32 at an ftrace-able entry is no ftrace call (but an optprobe's jump). */
+	memcpy(live, doi, sizeof(live));
+	live[0] = 0xe9;
+	assert_int_equal(ksite(doi, live, doi_at, fentry, &n), EKP_KSITE_OPTPROBE);
+	/* Anything else in the first bytes. */
+	live[0] = 0x90;
+	assert_int_equal(ksite(doi, live, doi_at, fentry, &n), EKP_KSITE_OTHER);
+}
+
 static void test_arch_by(void **state)
 {
 	(void)state;
@@ -86,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_arch_by),
 		cmocka_unit_test(test_kprobe_addr),
+		cmocka_unit_test(test_kprobe_site),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
